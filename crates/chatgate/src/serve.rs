@@ -1,0 +1,98 @@
+//! `chatgate serve`: assemble store, bus, core and doors; listen; shut down cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chatgate_bus::InProcessBus;
+use chatgate_core::{Core, SystemClock};
+use chatgate_gateway::auth::Tokens;
+use chatgate_gateway::{AppState, GatewayConfig};
+use chatgate_store::{SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+
+use crate::config::ServeSettings;
+use crate::secret::signing_secret;
+
+pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    if let Some(url) = &settings.bus_url {
+        bail!(
+            "CHATGATE_BUS_URL `{url}` names a distributed bus, which this build does not support yet; \
+             unset it to use the in-process bus"
+        );
+    }
+    settings.store.prepare()?;
+    let (secret, secret_source) = signing_secret(settings.jwt_secret.as_deref(), &settings.store.data_dir)?;
+
+    let options = SqliteOptions { durability: settings.durability, ..Default::default() };
+    let store = SqliteStore::open(&settings.store.sqlite_path, &options)
+        .await
+        .with_context(|| format!("cannot open the database {}", settings.store.sqlite_path.display()))?;
+    let store = Arc::new(store);
+    let bus = Arc::new(InProcessBus::default());
+    let core = Arc::new(Core::new(store.clone(), bus, Arc::new(SystemClock), settings.limits.clone()));
+
+    let config = GatewayConfig {
+        dev_login: settings.dev,
+        max_body_bytes: settings.max_body_bytes,
+        login_token_ttl: settings.login_token_ttl,
+        rate_limits: settings.rate_limits.clone(),
+    };
+    let state = AppState::new(core.clone(), Arc::new(Tokens::new(&secret)), config);
+    let rate_limits = state.rate_limits.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            rate_limits.forget_idle();
+        }
+    });
+    let app = chatgate_gateway::router(state);
+
+    let address = format!("{}:{}", settings.host, settings.port);
+    let listener = TcpListener::bind(&address).await.with_context(|| {
+        format!("cannot listen on {address}: is another server using the port? Choose another with --port")
+    })?;
+    let local = listener.local_addr()?;
+    tracing::info!("store: {}", core.describe_store());
+    tracing::info!("bus: {}", core.describe_bus());
+    tracing::info!("token secret: {secret_source}");
+    if settings.dev {
+        tracing::warn!("dev login is ON: POST /api/auth/dev creates users; do not expose this server");
+    } else {
+        tracing::info!("dev login: off (enable with --dev)");
+    }
+    tracing::info!("chatgate {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
+    tracing::info!("connections drained; closing the store");
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing the open ones");
+}

@@ -1,0 +1,66 @@
+use serde::{Deserialize, Serialize};
+
+/// Every size chatgate accepts has a limit, and they are all here. The defaults are documented in
+/// the README; operators change them in the `[limits]` table of the configuration file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Blocks in one message.
+    pub max_blocks_per_message: usize,
+    /// Characters in any one text field of a block (content, caption, transcript…).
+    pub max_text_chars: usize,
+    /// Characters in a URL or storage key.
+    pub max_url_chars: usize,
+    /// Entries in a block's list: choice options, card fields and buttons, carousel cards.
+    pub max_items_per_block: usize,
+    /// Bytes of a custom block's `data`, as JSON.
+    pub max_custom_data_bytes: usize,
+    /// Mentions in one message.
+    pub max_mentions: usize,
+    /// Quick replies on one message.
+    pub max_quick_replies: usize,
+    /// Characters in a `clientMessageId`.
+    pub max_client_message_id_chars: usize,
+    /// Characters in an id chosen by a client (participant ids).
+    pub max_id_chars: usize,
+    /// Characters in a name: full names, unique names, conversation names.
+    pub max_name_chars: usize,
+    /// Active participants of one conversation.
+    pub max_participants_per_conversation: usize,
+    /// Items in one page of any listing.
+    pub max_page_size: u32,
+    /// Ids in one batch request.
+    pub max_batch_ids: usize,
+    /// Bytes in one reaction emoji.
+    pub max_emoji_bytes: usize,
+    /// Different emoji on one message.
+    pub max_distinct_reactions: usize,
+    /// Characters in a search query.
+    pub max_search_chars: usize,
+    /// How long after a delete the message can still be recovered, in milliseconds.
+    pub recover_window_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_blocks_per_message: 50,
+            max_text_chars: 16_384,
+            max_url_chars: 2_048,
+            max_items_per_block: 50,
+            max_custom_data_bytes: 16_384,
+            max_mentions: 100,
+            max_quick_replies: 13,
+            max_client_message_id_chars: 128,
+            max_id_chars: 128,
+            max_name_chars: 256,
+            max_participants_per_conversation: 1_000,
+            max_page_size: 100,
+            max_batch_ids: 100,
+            max_emoji_bytes: 64,
+            max_distinct_reactions: 50,
+            max_search_chars: 200,
+            recover_window_ms: 10 * 60 * 1000,
+        }
+    }
+}

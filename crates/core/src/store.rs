@@ -1,0 +1,228 @@
+//! The store: the source of truth. Its operations are domain operations, each one atomic, so a
+//! caller never has to hold a transaction open across an `await` of its own.
+
+use async_trait::async_trait;
+
+use crate::error::CoreError;
+use crate::ids::ParticipantId;
+use crate::model::*;
+use crate::time::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule would be broken (e.g. a unique name already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row the operation works on does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database could not be reached or refused the work.
+    #[error("{0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => CoreError::conflict("Conflict", what),
+            StoreError::NotFound(what) => CoreError::not_found("NotFound", what),
+            StoreError::Backend(detail) => {
+                tracing::error!(error = %detail, "store operation failed");
+                CoreError::unexpected("The store failed; the server log has the details")
+            }
+        }
+    }
+}
+
+/// The outcome of an idempotent append.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Appended {
+    Created(Message),
+    /// A message with the same `(conversation, sender, clientMessageId)` existed: this is it.
+    Duplicate(Message),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Newest first, before the cursor.
+    Older,
+    /// Oldest first, after the cursor.
+    Newer,
+}
+
+/// A slice of a conversation's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRange {
+    /// Only messages with `seq` above this (the reader's join point).
+    pub floor_seq: i64,
+    /// Start after (newer) or before (older) this `seq`; `None` starts at the newest (older) or
+    /// the oldest visible message (newer).
+    pub from_seq: Option<i64>,
+    pub direction: Direction,
+    pub limit: u32,
+}
+
+/// The position after which a conversation-list page starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPosition {
+    pub pinned: bool,
+    pub activity_at: Timestamp,
+    pub conversation_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationUpdate {
+    pub conversation_id: String,
+    pub name: Option<String>,
+    pub avatar: Option<MediaReference>,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageEdit {
+    pub message_id: String,
+    pub blocks: Vec<Block>,
+    pub plain_text: Option<String>,
+    pub mentions: Option<Vec<Mention>>,
+    pub reply_to_message_id: Option<String>,
+    pub media: Vec<(u32, MediaKind)>,
+    pub edited_at: Timestamp,
+}
+
+/// A page of the media listing, newest message first and in block order within a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaQuery {
+    pub floor_seq: i64,
+    pub kind: Option<MediaKind>,
+    /// Continue after this `(seq, block index)`.
+    pub after: Option<(i64, u32)>,
+    pub limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaEntry {
+    pub message: Message,
+    pub block_index: u32,
+    pub kind: MediaKind,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// What the store is, for logs: `sqlite:./data/chatgate.db (WAL)`…
+    fn describe(&self) -> String;
+
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Participants and credentials.
+    async fn participant(&self, tenant: &str, id: &str) -> StoreResult<Option<Participant>>;
+    async fn participant_by_unique_name(
+        &self,
+        tenant: &str,
+        unique_name: &str,
+    ) -> StoreResult<Option<Participant>>;
+    /// The participants that exist among `ids`, in no particular order.
+    async fn participants(&self, tenant: &str, ids: &[ParticipantId]) -> StoreResult<Vec<Participant>>;
+    /// Creates or replaces by `(tenant, id)`; `Conflict` if the unique name belongs to another.
+    async fn upsert_participant(&self, participant: &Participant) -> StoreResult<Participant>;
+    /// Creates the participant unless one with that id exists; returns the stored one.
+    async fn insert_participant_if_absent(&self, participant: &Participant) -> StoreResult<Participant>;
+    async fn credential(&self, tenant: &str, username: &str) -> StoreResult<Option<Credential>>;
+    /// Creates the participant and its credential together; `Conflict` if either exists.
+    async fn insert_credential(&self, credential: &Credential, participant: &Participant) -> StoreResult<()>;
+
+    // Conversations.
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        members: &[Membership],
+    ) -> StoreResult<()>;
+    async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationDetails>>;
+    async fn membership(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+    ) -> StoreResult<Option<Membership>>;
+    /// Applies the change and appends the system messages that record it, in one transaction.
+    async fn update_conversation(
+        &self,
+        update: &ConversationUpdate,
+        system_messages: &[NewMessage],
+    ) -> StoreResult<Vec<Message>>;
+    /// (Re)activates the membership, seeing from the current end of the log, and appends the
+    /// system message that records it.
+    async fn join_conversation(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        at: Timestamp,
+        system_message: &NewMessage,
+    ) -> StoreResult<Message>;
+    /// Deactivates the membership and appends the system message that records it.
+    async fn leave_conversation(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        at: Timestamp,
+        system_message: &NewMessage,
+    ) -> StoreResult<Message>;
+    async fn set_pinned(
+        &self,
+        conversation_id: &str,
+        participant_id: &str,
+        pinned_at: Option<Timestamp>,
+    ) -> StoreResult<()>;
+    /// The participant's active conversations: pinned first, then by latest activity, after
+    /// `after`.
+    async fn list_conversations(
+        &self,
+        tenant: &str,
+        participant_id: &str,
+        after: Option<&ListPosition>,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationListEntry>>;
+    /// The participant's active conversations whose name, or a participant's name, contains
+    /// `query` (case-insensitively).
+    async fn search_conversations(
+        &self,
+        tenant: &str,
+        participant_id: &str,
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<ConversationListEntry>>;
+
+    // Messages.
+    /// Appends with the next `seq`, unless the idempotency key exists.
+    async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended>;
+    async fn message(&self, id: &str) -> StoreResult<Option<Message>>;
+    async fn messages(&self, conversation_id: &str, range: &MessageRange) -> StoreResult<Vec<Message>>;
+    /// Full-text search over visible, undeleted messages, newest first.
+    async fn search_messages(
+        &self,
+        conversation_id: &str,
+        floor_seq: i64,
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    async fn edit_message(&self, edit: &MessageEdit) -> StoreResult<Message>;
+    /// Marks the message deleted (`Some((at, by))`) or recovered (`None`).
+    async fn set_message_deleted(
+        &self,
+        message_id: &str,
+        deletion: Option<(Timestamp, ParticipantId)>,
+        at: Timestamp,
+    ) -> StoreResult<Message>;
+    /// `false` if that participant already reacted with that emoji.
+    async fn add_reaction(
+        &self,
+        message_id: &str,
+        participant_id: &str,
+        emoji: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// `false` if there was no such reaction.
+    async fn remove_reaction(&self, message_id: &str, participant_id: &str, emoji: &str)
+    -> StoreResult<bool>;
+    async fn media(&self, conversation_id: &str, query: &MediaQuery) -> StoreResult<Vec<MediaEntry>>;
+}

@@ -1,0 +1,9 @@
+//! Authentication: turning a credential (a JWT, a password) into a [`Principal`]. What the
+//! principal may then do is the core's decision, not this module's.
+//!
+//! [`Principal`]: chatgate_core::Principal
+
+pub mod passwords;
+pub mod tokens;
+
+pub use tokens::{Claims, TokenError, Tokens, parse_duration};

@@ -1,0 +1,176 @@
+//! The embedded store: one SQLite file in WAL mode. One writer connection (SQLite has one writer
+//! at a time anyway, and queuing in the pool is cheaper than lock retries) and a pool of readers
+//! that never block it.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Sqlite;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+type Db = Sqlite;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+include!("shared.rs");
+
+/// How durable a commit is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit reaches the disk before it returns (`synchronous=FULL`): an acknowledged
+    /// message survives a crash of the process, the operating system or the machine.
+    #[default]
+    Full,
+    /// Commits survive a crash of the process but not of the machine (`synchronous=NORMAL`).
+    Normal,
+}
+
+impl FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            _ => Err(format!("unknown durability `{s}` (expected full or normal)")),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub durability: Durability,
+    /// Reader connections.
+    pub readers: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { durability: Durability::Full, readers: 8 }
+    }
+}
+
+pub struct SqlStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    path: PathBuf,
+    durability: Durability,
+}
+
+pub type SqliteStore = SqlStore;
+
+impl SqlStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path, options: &SqliteOptions) -> Result<SqlStore, StoreError> {
+        let synchronous = match options.durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        };
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.clone())
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(format!("migrating {}: {e}", path.display())))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.read_only(true))
+            .await
+            .map_err(db_err)?;
+        Ok(SqlStore { writer, reader, path: path.to_owned(), durability: options.durability })
+    }
+
+    /// Applies pending migrations without keeping the store open (`chatgate migrate`).
+    pub async fn migrate(path: &Path) -> Result<Vec<String>, StoreError> {
+        let store = SqlStore::open(path, &SqliteOptions { readers: 1, ..Default::default() }).await?;
+        let applied = sqlx::query_scalar::<_, String>(
+            "SELECT description FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&store.reader)
+        .await
+        .map_err(db_err)?;
+        store.close().await;
+        Ok(applied)
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    fn describe_store(&self) -> String {
+        let sync = match self.durability {
+            Durability::Full => "synchronous=FULL",
+            Durability::Normal => "synchronous=NORMAL",
+        };
+        format!("sqlite:{} (WAL, {sync})", self.path.display())
+    }
+
+    /// FTS5: each word of the query must appear (the last one as a prefix), diacritics ignored.
+    async fn search_messages_fts(
+        &self,
+        conversation_id: &str,
+        floor_seq: i64,
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let Some(expression) = fts5_expression(query) else {
+            return Ok(Vec::new());
+        };
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages_fts f JOIN messages m ON m.pk = f.rowid \
+             WHERE messages_fts MATCH $1 AND m.conversation_id = $2 AND m.seq > $3 \
+             AND m.deleted_at IS NULL ORDER BY m.seq DESC LIMIT $4"
+        );
+        let rows = sqlx::query(sql)
+            .bind(expression)
+            .bind(conversation_id)
+            .bind(floor_seq)
+            .bind(limit as i64)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        self.complete_messages(rows).await
+    }
+}
+
+/// Turns free text into a safe FTS5 expression: words quoted (so no operator syntax leaks
+/// through), all required, the last one matched as a prefix.
+fn fts5_expression(query: &str) -> Option<String> {
+    let words: Vec<&str> = query.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let (last, rest) = words.split_last()?;
+    let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
+    terms.push(format!("\"{last}\"*"));
+    Some(terms.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts5_expression;
+
+    #[test]
+    fn fts_expressions_quote_words_and_drop_operators() {
+        assert_eq!(fts5_expression("hello wor").unwrap(), "\"hello\" \"wor\"*");
+        assert_eq!(fts5_expression("a\" OR b*").unwrap(), "\"a\" \"OR\" \"b\"*");
+        assert_eq!(fts5_expression("  --- "), None);
+    }
+}
