@@ -59,7 +59,9 @@ fn main() -> ExitCode {
 fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| anyhow::anyhow!("log filter `{filter}` is not valid: {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let result = if json { builder.json().try_init() } else { builder.try_init() };
     result.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
