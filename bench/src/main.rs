@@ -1,1 +1,47 @@
-fn main() {}
+//! chatgate's benchmarks. Not tests: they measure, print a table, and save the same figures as
+//! JSON under `bench/results/`. Run them with `bench/run.sh` (release builds).
+//!
+//! # Layout
+//! - `server`: starts a chatgate process on a free port with a fresh data directory.
+//! - `http`: a keep-alive HTTP/1 client and the JSON calls the scenarios make.
+//! - `stats`: latency histograms and percentiles.
+//! - `rest_send`: REST send throughput and latency at rising concurrency.
+
+mod http;
+mod report;
+mod rest_send;
+mod server;
+mod stats;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "chatgate-bench", about = "Benchmarks for chatgate; prints tables and writes JSON results.")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// REST sends (POST /api/conversations/{id}/messages) at rising concurrency, against the
+    /// embedded SQLite store: throughput and latency p50/p99.
+    RestSend(rest_send::Args),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().scenario {
+        Scenario::RestSend(args) => rest_send::run(args).await,
+    }
+}
+
+/// Where the `chatgate` binary is, unless told: next to this one (both built by `bench/run.sh`).
+fn default_server_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("chatgate")))
+        .unwrap_or_else(|| PathBuf::from("target/release/chatgate"))
+}

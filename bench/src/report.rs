@@ -1,0 +1,52 @@
+//! Tables on standard output, the same figures as JSON in `bench/results/`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+pub fn print_table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| rows.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0))
+        .collect();
+    println!("\n{title}\n");
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect();
+        println!("| {} |", padded.join(" | "));
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    println!("|{}|", widths.iter().map(|w| format!("{:-<1$}:", "", w + 1)).collect::<Vec<_>>().join("|"));
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+/// Writes `results` to `bench/results/<name>.json` (relative to the workspace when run from it).
+pub fn save(name: &str, results: &Value) -> anyhow::Result<PathBuf> {
+    let dir =
+        PathBuf::from(std::env::var("CHATGATE_BENCH_RESULTS").unwrap_or_else(|_| "bench/results".into()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(results)?)?;
+    Ok(path)
+}
+
+/// What the figures were measured on.
+pub fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kib| (kib / 1024.0 / 1024.0).round())
+        .unwrap_or(0.0);
+    serde_json::json!({"cpu": cpu, "cores": cores, "memoryGiB": memory_gib, "os": std::env::consts::OS})
+}
