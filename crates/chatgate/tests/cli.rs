@@ -91,7 +91,8 @@ fn tokens_use_the_secret_kept_in_the_data_directory() {
 fn bad_settings_fail_with_a_message_that_names_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (&["token", "--sub", "a", "--role", "emperor"], &[], "unknown role"),
         (&["token", "--sub", "a", "--ttl", "soon"], &[], "30s, 15m, 1h or 7d"),
         (&["serve", "--data-dir", data, "--port", "0"], &[("DATABASE_URL", "mysql://x")], "sqlite://PATH"),

@@ -14,7 +14,7 @@
 //!   [`Event`]s on the [`Bus`].
 //! - [`store`], [`bus`], [`clock`]: the ports the core is given.
 //! - [`event`]: what happened, with what each door needs to render it.
-//! - [`cursor`], [`time`], [`ids`], [`error`]: small shared vocabulary.
+//! - [`cursor`], [`time`], [`ids`], [`text`], [`error`]: small shared vocabulary.
 
 pub mod bus;
 pub mod clock;
@@ -28,6 +28,7 @@ pub mod policy;
 pub mod principal;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod validate;
 

@@ -11,6 +11,7 @@ use chatgate_core::ids::ParticipantId;
 use chatgate_core::model::*;
 use chatgate_core::principal::Role;
 use chatgate_core::store::*;
+use chatgate_core::text::search_key;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{QueryBuilder, Row};
@@ -278,7 +279,7 @@ async fn insert_participant(tx: &mut Tx, p: &Participant, on_conflict: OnConflic
         ($tail:literal) => {
             concat!(
                 "INSERT INTO participants (", participant_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", $tail
+                ", search_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", $tail
             )
         };
     }
@@ -288,7 +289,8 @@ async fn insert_participant(tx: &mut Tx, p: &Participant, on_conflict: OnConflic
         OnConflict::Update => insert!(
             " ON CONFLICT (tenant, id) DO UPDATE SET unique_name = excluded.unique_name, \
              full_name = excluded.full_name, avatar = excluded.avatar, \
-             gender = excluded.gender, updated_at = excluded.updated_at"
+             gender = excluded.gender, updated_at = excluded.updated_at, \
+             search_name = excluded.search_name"
         ),
     };
     let done = sqlx::query(sql)
@@ -301,6 +303,7 @@ async fn insert_participant(tx: &mut Tx, p: &Participant, on_conflict: OnConflic
         .bind(p.kind.as_str())
         .bind(p.created_at.unix_ms())
         .bind(p.updated_at.unix_ms())
+        .bind(search_key(&format!("{} {}", p.full_name, p.unique_name)))
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -516,7 +519,8 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
-             last_message_at, last_message_id, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             last_message_at, last_message_id, last_seq, search_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&c.id)
         .bind(&c.tenant)
@@ -528,6 +532,7 @@ impl Store for SqlStore {
         .bind(c.last_message_at.map(Timestamp::unix_ms))
         .bind(&c.last_message_id)
         .bind(c.last_seq)
+        .bind(search_key(c.name.as_deref().unwrap_or_default()))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -582,11 +587,14 @@ impl Store for SqlStore {
         system_messages: &[NewMessage],
     ) -> StoreResult<Vec<Message>> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE conversations SET name = $2, avatar = $3, updated_at = $4 WHERE id = $1")
-            .bind(&u.conversation_id)
-            .bind(&u.name)
-            .bind(opt_json(&u.avatar)?)
-            .bind(u.updated_at.unix_ms())
+        let done = sqlx::query(
+            "UPDATE conversations SET name = $2, avatar = $3, updated_at = $4, search_name = $5 WHERE id = $1",
+        )
+        .bind(&u.conversation_id)
+        .bind(&u.name)
+        .bind(opt_json(&u.avatar)?)
+        .bind(u.updated_at.unix_ms())
+        .bind(search_key(u.name.as_deref().unwrap_or_default()))
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -725,8 +733,7 @@ impl Store for SqlStore {
         query: &str,
         limit: u32,
     ) -> StoreResult<Vec<ConversationListEntry>> {
-        let escaped: String = query
-            .to_lowercase()
+        let escaped: String = search_key(query)
             .chars()
             .flat_map(|c| match c {
                 '%' | '_' | '\\' => vec!['\\', c],
@@ -737,13 +744,12 @@ impl Store for SqlStore {
         let sql = concat!(
             list_select!(),
             "WHERE me.is_active = TRUE AND me.participant_id = $1 AND c.tenant = $2 AND ( \
-               LOWER(COALESCE(c.name, '')) LIKE $3 ESCAPE '\\' \
+               c.search_name LIKE $3 ESCAPE '\\' \
                OR EXISTS (SELECT 1 FROM memberships x JOIN participants p \
                           ON p.tenant = c.tenant AND p.id = x.participant_id \
                           WHERE x.conversation_id = c.id AND x.is_active = TRUE \
                           AND x.participant_id <> $1 \
-                          AND (LOWER(p.full_name) LIKE $3 ESCAPE '\\' \
-                               OR LOWER(p.unique_name) LIKE $3 ESCAPE '\\'))) \
+                          AND p.search_name LIKE $3 ESCAPE '\\')) \
              ORDER BY ", activity!(), " DESC, c.id DESC LIMIT $4"
         );
         let rows = sqlx::query(sql)

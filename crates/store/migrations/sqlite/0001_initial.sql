@@ -10,6 +10,8 @@ CREATE TABLE participants (
     kind        TEXT    NOT NULL,
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
+    -- full and unique name folded by chatgate_core::text::search_key
+    search_name TEXT    NOT NULL DEFAULT '',
     PRIMARY KEY (tenant, id)
 );
 CREATE UNIQUE INDEX participants_unique_name ON participants (tenant, unique_name);
@@ -34,7 +36,9 @@ CREATE TABLE conversations (
     updated_at      INTEGER NOT NULL,
     last_message_at INTEGER,
     last_message_id TEXT,
-    last_seq        INTEGER NOT NULL DEFAULT 0
+    last_seq        INTEGER NOT NULL DEFAULT 0,
+    -- the name folded by chatgate_core::text::search_key
+    search_name     TEXT    NOT NULL DEFAULT ''
 );
 
 CREATE TABLE memberships (
