@@ -72,9 +72,29 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A span of milliseconds for people: `10 minutes`, `1 minute`, `90 s`, `2.5 s`.
+pub fn describe_ms(ms: i64) -> String {
+    match ms {
+        m if m >= 60_000 && m % 60_000 == 0 => match m / 60_000 {
+            1 => "1 minute".to_owned(),
+            n => format!("{n} minutes"),
+        },
+        m if m % 1000 == 0 => format!("{} s", m / 1000),
+        m => format!("{} s", m as f64 / 1000.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(describe_ms(600_000), "10 minutes");
+        assert_eq!(describe_ms(60_000), "1 minute");
+        assert_eq!(describe_ms(90_000), "90 s");
+        assert_eq!(describe_ms(2_500), "2.5 s");
+    }
 
     #[test]
     fn renders_milliseconds_in_utc() {

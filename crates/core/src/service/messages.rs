@@ -245,8 +245,8 @@ impl Core {
             return Err(CoreError::conflict(
                 "Message.RecoverWindowExpired",
                 format!(
-                    "A message can be recovered within {} minutes of its deletion; this one was deleted at {}",
-                    window / 60_000,
+                    "A message can be recovered within {} of its deletion; this one was deleted at {}",
+                    crate::time::describe_ms(window),
                     deleted_at
                 ),
             ));
