@@ -882,7 +882,8 @@ async fn search_matches_vietnamese_names_regardless_of_case_and_accents() {
     let with_duc = create_named(&server, &alice, "Dự án Ánh Dương", &["duc"]).await;
 
     // Exact spelling, lower case, upper case, and typed without accents all match.
-    for q in ["Đức", "đức", "ĐỨC", "Ánh Dương", "ánh dương", "DỰ ÁN", "duc", "nguyen van", "anh duong"] {
+    for q in ["Đức", "đức", "ĐỨC", "Ánh Dương", "ánh dương", "DỰ ÁN", "duc", "nguyen van", "anh duong"]
+    {
         assert_eq!(search(&server, &alice, q).await, [with_duc.as_str()], "q={q}");
     }
 }

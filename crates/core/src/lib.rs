@@ -14,11 +14,12 @@
 //!   [`Event`]s on the [`Bus`].
 //! - [`store`], [`bus`], [`clock`]: the ports the core is given.
 //! - [`event`]: what happened, with what each door needs to render it.
-//! - [`cursor`], [`time`], [`ids`], [`text`], [`error`]: small shared vocabulary.
+//! - [`cursor`], [`decode`], [`time`], [`ids`], [`text`], [`error`]: small shared vocabulary.
 
 pub mod bus;
 pub mod clock;
 pub mod cursor;
+pub mod decode;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::media::MediaReference;
+use crate::decode::nested;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "$type", rename_all = "camelCase")]
 pub enum Block {
     Text(TextBlock),
@@ -53,6 +54,52 @@ impl Block {
     pub fn plain_text(content: impl Into<String>) -> Block {
         let content = content.into();
         Block::Text(TextBlock { format: TextFormat::Plain, plain_text: Some(content.clone()), content })
+    }
+}
+
+const BLOCK_TYPES: &str = "text, image, video, audio, file, linkPreview, embed, location, contact, \
+     choice, card, carousel, divider, custom";
+
+/// Read whole, then decoded by `$type`; a failure names the field inside the block (see
+/// [`crate::decode`]), which serde's internally tagged enums cannot do.
+impl<'de> Deserialize<'de> for Block {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut object = Map::<String, Value>::deserialize(deserializer)?;
+        let kind = match object.remove("$type") {
+            Some(Value::String(kind)) => kind,
+            Some(_) => return Err(D::Error::custom(nested("$type", "must be a string"))),
+            None => {
+                return Err(D::Error::custom(nested("$type", format!("is required (one of {BLOCK_TYPES})"))));
+            }
+        };
+        let value = Value::Object(object);
+        fn variant<T: serde::de::DeserializeOwned, E: serde::de::Error>(value: Value) -> Result<T, E> {
+            serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                E::custom(nested(&path, e.into_inner()))
+            })
+        }
+        match kind.as_str() {
+            "text" => variant(value).map(Block::Text),
+            "image" => variant(value).map(Block::Image),
+            "video" => variant(value).map(Block::Video),
+            "audio" => variant(value).map(Block::Audio),
+            "file" => variant(value).map(Block::File),
+            "linkPreview" => variant(value).map(Block::LinkPreview),
+            "embed" => variant(value).map(Block::Embed),
+            "location" => variant(value).map(Block::Location),
+            "contact" => variant(value).map(Block::Contact),
+            "choice" => variant(value).map(Block::Choice),
+            "card" => variant(value).map(Block::Card),
+            "carousel" => variant(value).map(Block::Carousel),
+            "divider" => Ok(Block::Divider),
+            "custom" => variant(value).map(Block::Custom),
+            other => Err(D::Error::custom(nested(
+                "$type",
+                format!("unknown block type `{other}` (expected one of {BLOCK_TYPES})"),
+            ))),
+        }
     }
 }
 
@@ -280,12 +327,16 @@ impl<'de> Deserialize<'de> for CarouselCard {
             None => {}
             Some(Value::String(tag)) if tag == "card" => {}
             Some(other) => {
-                return Err(serde::de::Error::custom(format!(
-                    "a carousel holds cards only, found `$type` {other}"
+                return Err(serde::de::Error::custom(nested(
+                    "$type",
+                    format!("a carousel holds cards only, found {other}"),
                 )));
             }
         }
-        CardBlock::deserialize(Value::Object(object)).map(CarouselCard).map_err(serde::de::Error::custom)
+        serde_path_to_error::deserialize(Value::Object(object)).map(CarouselCard).map_err(|e| {
+            let path = e.path().to_string();
+            serde::de::Error::custom(nested(&path, e.into_inner()))
+        })
     }
 }
 
@@ -339,6 +390,19 @@ mod tests {
         assert_eq!(written[13]["type"], "order");
         let again: Vec<Block> = serde_json::from_value(written).unwrap();
         assert_eq!(again, parsed);
+    }
+
+    #[test]
+    fn errors_name_the_field_inside_the_block() {
+        let locate = |v: serde_json::Value| {
+            let e = serde_json::from_value::<Block>(v).unwrap_err().to_string();
+            crate::decode::locate("blocks[0]", &e).0
+        };
+        assert_eq!(locate(json!({"$type": "text", "format": "Rich", "content": "x"})), "blocks[0].format");
+        assert_eq!(locate(json!({"$type": "text", "format": "Plain", "content": 5})), "blocks[0].content");
+        assert_eq!(locate(json!({"$type": "text", "format": "Plain"})), "blocks[0].content");
+        assert_eq!(locate(json!({"$type": "sticker"})), "blocks[0].$type");
+        assert_eq!(locate(json!({"$type": "carousel", "cards": [{"title": 1}]})), "blocks[0].cards[0].title");
     }
 
     #[test]

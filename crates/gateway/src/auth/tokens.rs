@@ -83,6 +83,9 @@ impl Tokens {
         })?;
         let claims = data.claims;
         let role: Role = claims.role.parse().map_err(TokenError)?;
+        if role == Role::Customer {
+            return Err(TokenError("Customers authenticate with customer tokens, not JWTs".to_owned()));
+        }
         if claims.sub.is_empty() {
             return Err(TokenError("The token's `sub` is empty".to_owned()));
         }

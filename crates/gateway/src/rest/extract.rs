@@ -1,12 +1,15 @@
 //! Extractors that answer in RFC 7807: the caller's identity, and JSON, query and path values
 //! whose failures are validation errors naming the offending field, never a bare 415 or 422.
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use bytes::BytesMut;
 use chatgate_core::Principal;
+use chatgate_core::decode::locate;
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::http::problem::ApiError;
@@ -40,67 +43,81 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// A JSON body. The content type is not checked (clients forget it); the body must parse, and a
-/// failure names the field path (`blocks[2].$type`).
+/// A JSON object body. The content type is not checked (clients forget it); the body must be
+/// a JSON object that fits the request, and a failure names the field (`blocks[2].format`).
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(inner) if is_length_limit(&inner) => ApiError::validation(
-                "body",
-                "is larger than this server accepts (see max_body_bytes in the README's limits)",
-            ),
-            other => ApiError::validation("body", other.body_text()),
-        })?;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req.into_body(), state.config.max_body_bytes).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
-fn is_length_limit(e: &dyn std::error::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = source {
-        if err.to_string().contains("length limit") {
-            return true;
+/// Reads at most `limit` bytes. A longer body is still read to its end (up to a bound) before
+/// the answer, because a server that answers while the client is still uploading gets its answer
+/// lost in a reset connection.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let drain_bound = limit.saturating_mul(16).max(64 * 1024 * 1024);
+    let mut stream = body.into_data_stream();
+    let mut kept = BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::validation("body", format!("could not be read: {e}")))?;
+        total = total.saturating_add(chunk.len());
+        if total <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if total > drain_bound {
+            break;
         }
-        source = err.source();
     }
-    false
+    if total > limit {
+        return Err(ApiError::validation(
+            "body",
+            format!("is larger than the {limit} bytes this server accepts (max_body_bytes)"),
+        ));
+    }
+    Ok(kept.freeze())
 }
 
+/// Decodes a request body, which must be a JSON object.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::validation("body", "must be a JSON document"));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::validation("body", "must be a JSON object")),
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::validation("body", "must be a JSON object (`{...}`)")),
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
-        let description = if inner.is_syntax() || inner.is_eof() {
-            format!("is not valid JSON ({inner})")
-        } else {
-            inner.to_string()
-        };
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::validation("body", format!("is not valid JSON ({inner})"));
+        }
+        let (field, description) = locate(&path, &inner.to_string());
         ApiError::validation(field, description)
     })?;
     de.end().map_err(|e| ApiError::validation("body", format!("has trailing characters ({e})")))?;
     Ok(value)
 }
 
-/// Query parameters; a parameter of the wrong type is a validation error.
+/// Query parameters; a failure names the parameter.
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| ApiQuery(v))
-            .map_err(|e: QueryRejection| ApiError::validation("query", e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let (field, description) = locate(&path, &e.into_inner().to_string());
+            let field = if field == "body" { "query".to_owned() } else { field };
+            ApiError::validation(field, description)
+        })
     }
 }
 

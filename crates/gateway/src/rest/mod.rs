@@ -13,7 +13,7 @@ mod participants;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,8 +58,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
-    api.layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), limit_per_ip))
+    api.layer(middleware::from_fn_with_state(state.clone(), limit_per_ip))
         .layer(middleware::from_fn(with_trace_id))
         .with_state(state)
 }
