@@ -16,8 +16,6 @@ struct Room {
     alice: String,
     id: String,
     before: Vec<Value>,
-    /// Keeps a configuration file alive for as long as the server that reads it.
-    _config: Option<tempfile::NamedTempFile>,
 }
 
 impl Room {
@@ -26,7 +24,7 @@ impl Room {
         server.participant("bob", "Bob").await;
         let id = server.conversation(&alice, &["bob"]).await;
         server.say(&alice, &id, "before").await;
-        let mut room = Room { server, alice, id, before: Vec::new(), _config: None };
+        let mut room = Room { server, alice, id, before: Vec::new() };
         room.before = room.history().await;
         assert_eq!(room.before.len(), 1);
         room
@@ -34,20 +32,7 @@ impl Room {
 
     /// A room on a server whose `[limits]` come from a TOML configuration file.
     async fn with_limits(limits: &str) -> Room {
-        let mut file = tempfile::NamedTempFile::new().expect("config file");
-        write!(file, "[limits]\n{limits}\n").expect("write config");
-        let path = file.path().to_str().expect("utf-8 path").to_owned();
-        let server = TestServer::start_with(&[
-            "--config",
-            &path,
-            "--rate-limit-per-ip",
-            "0",
-            "--rate-limit-per-user",
-            "0",
-        ]);
-        let mut room = Room::open(server).await;
-        room._config = Some(file);
-        room
+        Room::open(TestServer::start_with_config(&format!("[limits]\n{limits}\n"))).await
     }
 
     fn messages(&self) -> String {

@@ -9,27 +9,6 @@ use std::collections::HashSet;
 use common::*;
 use serde_json::{Value, json};
 
-const MESSAGE_FIELDS: [&str; 18] = [
-    "id",
-    "conversationId",
-    "senderId",
-    "senderType",
-    "blocks",
-    "plainTextIndex",
-    "replyToMessageId",
-    "quickReplies",
-    "isEdited",
-    "editedAt",
-    "isDeleted",
-    "deletedAt",
-    "reactionSummary",
-    "mentions",
-    "createdAt",
-    "updatedAt",
-    "clientMessageId",
-    "systemEvent",
-];
-
 const MEDIA_ITEM_FIELDS: [&str; 26] = [
     "id",
     "conversationId",
@@ -116,7 +95,7 @@ fn contents_of(messages: &Value) -> Vec<String> {
 }
 
 fn assert_message_shape(m: &Value) {
-    for field in MESSAGE_FIELDS {
+    for field in MESSAGE_DTO_KEYS {
         assert!(m.get(field).is_some(), "MessageDto lacks `{field}`: {m}");
     }
 }
@@ -193,23 +172,6 @@ fn without_added_urls(mut v: Value) -> Value {
 
 fn media_path(conversation: &str, query: &str) -> String {
     format!("/api/conversations/{conversation}/media{query}")
-}
-
-fn config_server(toml: &str) -> (TestServer, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("chatgate.toml");
-    std::fs::write(&path, toml).expect("write config");
-    let path = path.to_str().expect("utf-8 path").to_owned();
-    let server = TestServer::start_with(&[
-        "--dev",
-        "--config",
-        &path,
-        "--rate-limit-per-ip",
-        "0",
-        "--rate-limit-per-user",
-        "0",
-    ]);
-    (server, dir)
 }
 
 /// Alice and Bob in one conversation; Carol exists but is not in it.
@@ -1123,7 +1085,7 @@ async fn recovering_a_message_that_is_not_deleted_is_a_conflict() {
 
 #[tokio::test]
 async fn recovering_after_the_window_is_a_conflict() {
-    let (server, _config) = config_server("[limits]\nrecover_window_ms = 2500\n");
+    let server = TestServer::start_with_config("[limits]\nrecover_window_ms = 2500\n");
     let (alice, _bob, _carol, conversation) = alice_bob_and_outsider(&server).await;
     let quick = id_of(&server.say(&alice, &conversation, "quickly undone").await);
     let late = id_of(&server.say(&alice, &conversation, "undone too late").await);
@@ -1150,7 +1112,7 @@ async fn recovering_after_the_window_is_a_conflict() {
 
 #[tokio::test]
 async fn the_expired_recover_detail_states_the_configured_window_truthfully() {
-    let (server, _config) = config_server("[limits]\nrecover_window_ms = 2500\n");
+    let server = TestServer::start_with_config("[limits]\nrecover_window_ms = 2500\n");
     let (alice, _bob, _carol, conversation) = alice_bob_and_outsider(&server).await;
     let id = id_of(&server.say(&alice, &conversation, "too late").await);
     assert_eq!(server.delete(&message_path(&id), &alice).await.status, 200);

@@ -35,26 +35,6 @@ const LIST_ITEM_KEYS: &[&str] = &[
     "pinnedAt",
     "participantCount",
 ];
-const MESSAGE_KEYS: &[&str] = &[
-    "id",
-    "conversationId",
-    "senderId",
-    "senderType",
-    "blocks",
-    "plainTextIndex",
-    "replyToMessageId",
-    "quickReplies",
-    "isEdited",
-    "editedAt",
-    "isDeleted",
-    "deletedAt",
-    "reactionSummary",
-    "mentions",
-    "createdAt",
-    "updatedAt",
-    "clientMessageId",
-    "systemEvent",
-];
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -133,7 +113,7 @@ fn system_events(messages: &[Value]) -> Vec<Value> {
         .iter()
         .filter(|m| m["senderType"] == "System")
         .map(|m| {
-            assert_keys(m, MESSAGE_KEYS);
+            assert_keys(m, &MESSAGE_DTO_KEYS);
             let event = m["systemEvent"].clone();
             assert!(event.is_object(), "a system message without systemEvent: {m}");
             event
@@ -726,7 +706,7 @@ async fn list_items_carry_the_last_message_and_count_active_members_only() {
     assert_eq!(busy_item["lastMessageId"], hello["id"]);
     assert_eq!(busy_item["lastMessageAt"], hello["createdAt"]);
     let last = &busy_item["lastMessage"];
-    assert_keys(last, MESSAGE_KEYS);
+    assert_keys(last, &MESSAGE_DTO_KEYS);
     assert_eq!(last, &hello);
     assert_eq!(last["senderId"], "bob");
     assert_eq!(last["senderType"], "User");

@@ -42,6 +42,29 @@ impl TestServer {
         server
     }
 
+    /// A server (dev login on, rate limits off) reading `toml` as its configuration file; the
+    /// file lives as long as the server.
+    pub fn start_with_config(toml: &str) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let config = temp.path().join("chatgate.toml");
+        std::fs::write(&config, toml).expect("write config");
+        let data = temp.path().join("data");
+        let mut server = TestServer::start_in(
+            &data,
+            &[
+                "--dev",
+                "--config",
+                config.to_str().expect("utf-8 path"),
+                "--rate-limit-per-ip",
+                "0",
+                "--rate-limit-per-user",
+                "0",
+            ],
+        );
+        server._temp = Some(temp);
+        server
+    }
+
     /// A server on an existing data directory (for restarts).
     pub fn start_in(data_dir: &Path, args: &[&str]) -> TestServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_chatgate"));
@@ -235,6 +258,28 @@ impl Reply {
         p
     }
 }
+
+/// Every key of seed 002's `MessageDto`.
+pub const MESSAGE_DTO_KEYS: [&str; 18] = [
+    "id",
+    "conversationId",
+    "senderId",
+    "senderType",
+    "blocks",
+    "plainTextIndex",
+    "replyToMessageId",
+    "quickReplies",
+    "isEdited",
+    "editedAt",
+    "isDeleted",
+    "deletedAt",
+    "reactionSummary",
+    "mentions",
+    "createdAt",
+    "updatedAt",
+    "clientMessageId",
+    "systemEvent",
+];
 
 /// A token signed with the test servers' secret.
 pub fn token(sub: &str, role: &str) -> String {
