@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use chatgate_bus::InProcessBus;
 use chatgate_core::{Core, SystemClock};
 use chatgate_gateway::auth::Tokens;
-use chatgate_gateway::{AppState, GatewayConfig};
+use chatgate_gateway::{AppState, Gateway, GatewayConfig};
 use chatgate_store::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 
@@ -48,7 +48,8 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             rate_limits.forget_idle();
         }
     });
-    let app = chatgate_gateway::router(state);
+    let gateway = Gateway::start(state);
+    let app = gateway.router();
 
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = TcpListener::bind(&address).await.with_context(|| {
@@ -66,7 +67,10 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     tracing::info!("chatgate {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
 
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            gateway.close_realtime("The server is restarting.");
+        })
         .await
         .context("the server stopped with an error")?;
     tracing::info!("connections drained; closing the store");

@@ -84,23 +84,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 
 /// Decodes a request body, which must be a JSON object.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => return Err(ApiError::validation("body", "must be a JSON object")),
-        Some(b'{') => {}
-        Some(_) => return Err(ApiError::validation("body", "must be a JSON object (`{...}`)")),
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::validation("body", format!("is not valid JSON ({inner})"));
-        }
-        let (field, description) = locate(&path, &inner.to_string());
-        ApiError::validation(field, description)
-    })?;
-    de.end().map_err(|e| ApiError::validation("body", format!("has trailing characters ({e})")))?;
-    Ok(value)
+    crate::wire::from_object_bytes(bytes).map_err(ApiError::from)
 }
 
 /// Query parameters; a failure names the parameter.

@@ -22,7 +22,8 @@ use crate::http::problem::ApiError;
 use crate::http::trace::with_trace_id;
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router {
+/// The REST API plus `realtime` (routes of the real-time doors), behind the shared layers.
+pub fn router(state: AppState, realtime: Router<AppState>) -> Router {
     let api = Router::new()
         .route("/api/auth/dev", post(auth::dev_login))
         .route("/api/auth/{provider}", post(auth::provider_login))
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/messages/{id}/reactions/{emoji}", axum::routing::delete(messages::remove_reaction))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .merge(realtime)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 

@@ -1,0 +1,11 @@
+//! NotificationHub (`/hubs/notifications`): no methods. A connection is reachable as its user as
+//! soon as its handshake completes (the seed's group `participant:{userId}`); the renderer sends
+//! it everything addressed to that participant.
+
+use chatgate_signalr::Hub;
+
+use super::Member;
+
+pub fn hub(authenticate: super::Authenticator) -> Hub<Member> {
+    Hub::builder("notifications", move |token| authenticate(token)).build()
+}

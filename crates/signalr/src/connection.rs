@@ -1,0 +1,143 @@
+//! One SignalR connection: its identity, its queue of outgoing frames, and its state.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::BytesMut;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::hub::HubUser;
+
+pub type ConnectionId = String;
+
+/// An encoded message on its way to a client. Text, because the JSON protocol is text; the
+/// bytes are shared, so a broadcast encodes once for all receivers.
+pub type Frame = Utf8Bytes;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Transport {
+    WebSockets,
+    ServerSentEvents,
+    LongPolling,
+}
+
+pub(crate) struct Connection<U: HubUser> {
+    pub id: ConnectionId,
+    pub token: String,
+    pub user: U,
+    outbound: mpsc::Sender<Frame>,
+    /// Taken by the transport that delivers the frames; long polls borrow it one at a time.
+    pub receiver: tokio::sync::Mutex<mpsc::Receiver<Frame>>,
+    closed: AtomicBool,
+    shutdown: watch::Sender<bool>,
+    /// The Close message to deliver after everything queued before it.
+    close_frame: Mutex<Option<Frame>>,
+    /// Bytes of a record not yet terminated; its lock also keeps one message at a time.
+    pub inbound: tokio::sync::Mutex<BytesMut>,
+    handshake_done: AtomicBool,
+    pub transport: Mutex<Option<Transport>>,
+    pub groups: Mutex<HashSet<String>>,
+    /// Milliseconds since the hub started, for the heartbeat.
+    pub created_ms: u64,
+    pub last_received_ms: AtomicU64,
+    pub last_sent_ms: AtomicU64,
+    /// Long polling: a newer poll tells the waiting one to end.
+    pub poll_superseded: Notify,
+    pub poll_generation: AtomicU64,
+    pub poll_waiting: AtomicBool,
+    pub last_poll_ms: AtomicU64,
+}
+
+impl<U: HubUser> Connection<U> {
+    pub fn new(id: ConnectionId, token: String, user: U, queue: usize, now_ms: u64) -> Self {
+        let (outbound, receiver) = mpsc::channel(queue.max(8));
+        Connection {
+            id,
+            token,
+            user,
+            outbound,
+            receiver: tokio::sync::Mutex::new(receiver),
+            closed: AtomicBool::new(false),
+            shutdown: watch::channel(false).0,
+            close_frame: Mutex::new(None),
+            inbound: tokio::sync::Mutex::new(BytesMut::new()),
+            handshake_done: AtomicBool::new(false),
+            transport: Mutex::new(None),
+            groups: Mutex::new(HashSet::new()),
+            created_ms: now_ms,
+            last_received_ms: AtomicU64::new(now_ms),
+            last_sent_ms: AtomicU64::new(now_ms),
+            poll_superseded: Notify::new(),
+            poll_generation: AtomicU64::new(0),
+            poll_waiting: AtomicBool::new(false),
+            last_poll_ms: AtomicU64::new(now_ms),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub fn handshake_done(&self) -> bool {
+        self.handshake_done.load(Ordering::Acquire)
+    }
+
+    pub fn set_handshake_done(&self) {
+        self.handshake_done.store(true, Ordering::Release);
+    }
+
+    /// Queues a frame. `Err(())` when the queue is full: the client is too slow.
+    pub fn push(&self, frame: Frame, now_ms: u64) -> Result<(), ()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        match self.outbound.try_send(frame) {
+            Ok(()) => {
+                self.last_sent_ms.store(now_ms, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(()),
+        }
+    }
+
+    /// Marks the connection closed; returns whether this call closed it.
+    pub fn mark_closed(&self, close_frame: Option<Frame>) -> bool {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        if let Ok(mut slot) = self.close_frame.lock() {
+            *slot = close_frame;
+        }
+        self.shutdown.send_replace(true);
+        true
+    }
+
+    pub fn take_close_frame(&self) -> Option<Frame> {
+        self.close_frame.lock().ok().and_then(|mut f| f.take())
+    }
+
+    /// Resolves once the connection is closed.
+    pub fn closed_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Binds the connection to a transport; a second, different binding is refused.
+    pub fn attach(&self, transport: Transport) -> Result<bool, Transport> {
+        let mut slot = self.transport.lock().map_err(|_| transport)?;
+        match *slot {
+            None => {
+                *slot = Some(transport);
+                Ok(true)
+            }
+            Some(t) if t == transport && t == Transport::LongPolling => Ok(false),
+            Some(t) => Err(t),
+        }
+    }
+
+    pub fn attached(&self) -> Option<Transport> {
+        self.transport.lock().ok().and_then(|t| *t)
+    }
+}
