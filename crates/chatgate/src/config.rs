@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chatgate_core::Limits;
+use chatgate_gateway::HubSettings;
 use chatgate_gateway::auth::parse_duration;
 use chatgate_gateway::http::ratelimit::RateLimitConfig;
 use chatgate_store::Durability;
@@ -31,6 +32,7 @@ pub struct FileSettings {
     pub sqlite_durability: Option<String>,
     pub limits: Limits,
     pub rate_limits: Option<RateLimitConfig>,
+    pub signalr: HubSettings,
 }
 
 impl FileSettings {
@@ -100,6 +102,7 @@ pub struct ServeSettings {
     pub durability: Durability,
     pub limits: Limits,
     pub rate_limits: RateLimitConfig,
+    pub hubs: HubSettings,
 }
 
 impl ServeSettings {
@@ -138,6 +141,7 @@ impl ServeSettings {
             durability: durability.parse().map_err(anyhow::Error::msg)?,
             limits: file.limits,
             rate_limits,
+            hubs: file.signalr,
         })
     }
 }

@@ -38,6 +38,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
         login_token_ttl: settings.login_token_ttl,
         rate_limits: settings.rate_limits.clone(),
+        hubs: settings.hubs.clone(),
     };
     let state = AppState::new(core.clone(), Arc::new(Tokens::new(&secret)), config);
     let rate_limits = state.rate_limits.clone();

@@ -17,7 +17,7 @@ pub mod rest;
 pub mod state;
 pub mod wire;
 
-pub use state::{AppState, GatewayConfig};
+pub use state::{AppState, GatewayConfig, HubSettings};
 
 use axum::Router;
 
@@ -31,7 +31,7 @@ pub struct Gateway {
 impl Gateway {
     /// Builds every door over `state` and starts rendering core events for the real-time ones.
     pub fn start(state: AppState) -> Gateway {
-        let hubs = hubs::Hubs::start(state.core.clone(), state.tokens.clone());
+        let hubs = hubs::Hubs::start(state.core.clone(), state.tokens.clone(), state.config.hubs.options());
         let router = rest::router(state, hubs.routes());
         Gateway { router, hubs }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chatgate_core::model::{Block, Mention, QuickReply};
 use chatgate_core::service::{EditMessage, SendMessage};
 use chatgate_core::{Core, CoreError};
-use chatgate_signalr::{Caller, Hub, HubError};
+use chatgate_signalr::{Caller, Hub, HubError, HubOptions};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -59,11 +59,12 @@ fn report(caller: &Caller<Member>, e: &CoreError) {
     caller.send("Error", &(HubErrorDto::from(e),));
 }
 
-pub fn hub(core: Arc<Core>, authenticate: super::Authenticator) -> Hub<Member> {
+pub fn hub(core: Arc<Core>, authenticate: super::Authenticator, options: HubOptions) -> Hub<Member> {
     let c = core;
     let (c1, c2, c3, c4, c5, c6, c7, c8, c9) =
         (c.clone(), c.clone(), c.clone(), c.clone(), c.clone(), c.clone(), c.clone(), c.clone(), c.clone());
     Hub::builder("chat", move |token| authenticate(token))
+        .options(options)
         .method("JoinConversation", move |caller: Caller<Member>, (id,): (String,)| {
             let core = c1.clone();
             async move {

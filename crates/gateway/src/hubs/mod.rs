@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use chatgate_core::{Core, Principal};
-use chatgate_signalr::{Hub, HubUser};
+use chatgate_signalr::{Hub, HubOptions, HubUser};
 
 use crate::auth::Tokens;
 
@@ -44,14 +44,14 @@ pub struct Hubs {
 
 impl Hubs {
     /// Builds both hubs and starts rendering core events for them.
-    pub fn start(core: Arc<Core>, tokens: Arc<Tokens>) -> Hubs {
+    pub fn start(core: Arc<Core>, tokens: Arc<Tokens>, options: HubOptions) -> Hubs {
         let authenticate: Authenticator = Arc::new(move |token: Option<&str>| {
             let token = token.ok_or_else(|| "An access token is required".to_owned())?;
             tokens.verify(token).map(Member).map_err(|e| e.0)
         });
         let hubs = Hubs {
-            chat: chat::hub(core.clone(), authenticate.clone()),
-            notifications: notifications::hub(authenticate),
+            chat: chat::hub(core.clone(), authenticate.clone(), options.clone()),
+            notifications: notifications::hub(authenticate, options),
         };
         tokio::spawn(render::run(core.subscribe(), hubs.clone()));
         hubs
