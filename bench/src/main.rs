@@ -5,12 +5,16 @@
 //! - `server`: starts a chatgate process on a free port with a fresh data directory.
 //! - `http`: a keep-alive HTTP/1 client and the JSON calls the scenarios make.
 //! - `stats`: latency histograms and percentiles.
+//! - `signalr`: a minimal SignalR WebSocket client for load.
 //! - `rest_send`: REST send throughput and latency at rising concurrency.
+//! - `hub_fanout`: SignalR fan-out to K subscribers, and memory per idle hub connection.
 
 mod http;
+mod hub_fanout;
 mod report;
 mod rest_send;
 mod server;
+mod signalr;
 mod stats;
 
 use std::path::PathBuf;
@@ -29,12 +33,16 @@ enum Scenario {
     /// REST sends (POST /api/conversations/{id}/messages) at rising concurrency, against the
     /// embedded SQLite store: throughput and latency p50/p99.
     RestSend(rest_send::Args),
+    /// SignalR fan-out: one conversation with K WebSocket subscribers and one sender
+    /// (deliveries/s, send-to-receive p50/p99), and memory per idle hub connection.
+    HubFanout(hub_fanout::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::RestSend(args) => rest_send::run(args).await,
+        Scenario::HubFanout(args) => hub_fanout::run(args).await,
     }
 }
 

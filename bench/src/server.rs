@@ -14,9 +14,30 @@ pub struct Server {
     child: Child,
     pub base: String,
     _data: tempfile::TempDir,
+    _config: Option<tempfile::TempDir>,
 }
 
 impl Server {
+    /// Starts the server with `config` as its TOML configuration file.
+    pub async fn start_with_config(
+        binary: &Path,
+        config: &str,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("chatgate.toml");
+        std::fs::write(&path, config)?;
+        let mut args = vec!["--config", path.to_str().unwrap_or_default()];
+        args.extend_from_slice(extra_args);
+        let mut server = Server::start(binary, &args).await?;
+        server._config = Some(dir);
+        Ok(server)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or(0)
+    }
+
     pub async fn start(binary: &Path, extra_args: &[&str]) -> anyhow::Result<Server> {
         if !binary.exists() {
             bail!("{} does not exist; build it with `cargo build --release -p chatgate`", binary.display());
@@ -47,7 +68,7 @@ impl Server {
         .context("chatgate did not start within 30 s")??;
         // Keep draining the log so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Server { child, base: format!("http://{address}"), _data: data })
+        Ok(Server { child, base: format!("http://{address}"), _data: data, _config: None })
     }
 
     pub async fn stop(mut self) {

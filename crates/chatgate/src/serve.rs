@@ -15,7 +15,25 @@ use tokio::net::TcpListener;
 use crate::config::ServeSettings;
 use crate::secret::signing_secret;
 
+/// Every connection is a file descriptor: take as many as the system allows this process.
+fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a stack value.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            if limit.rlim_cur < limit.rlim_max {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+            return Some(limit.rlim_cur);
+        }
+    }
+    None
+}
+
 pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    let open_files = raise_open_file_limit();
     if let Some(url) = &settings.bus_url {
         bail!(
             "CHATGATE_BUS_URL `{url}` names a distributed bus, which this build does not support yet; \
@@ -60,6 +78,9 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     tracing::info!("store: {}", core.describe_store());
     tracing::info!("bus: {}", core.describe_bus());
     tracing::info!("token secret: {secret_source}");
+    if let Some(n) = open_files {
+        tracing::info!("open files: up to {n} (one per connection)");
+    }
     if settings.dev {
         tracing::warn!("dev login is ON: POST /api/auth/dev creates users; do not expose this server");
     } else {

@@ -2,7 +2,7 @@
 //! door decides them on its own.
 
 use crate::error::{CoreError, CoreResult};
-use crate::model::{ConversationDetails, Membership, Message, Participant, SenderType};
+use crate::model::{Conversation, Membership, Message, Participant, SenderType};
 use crate::principal::Principal;
 
 /// What the principal may see of a conversation.
@@ -15,21 +15,27 @@ pub struct Access {
 }
 
 /// Another tenant's conversation does not exist for the principal.
-pub fn same_tenant(principal: &Principal, details: &ConversationDetails) -> CoreResult<()> {
-    if details.conversation.tenant == principal.tenant {
+pub fn same_tenant(principal: &Principal, conversation: &Conversation) -> CoreResult<()> {
+    if conversation.tenant == principal.tenant {
         Ok(())
     } else {
-        Err(conversation_not_found(&details.conversation.id))
+        Err(conversation_not_found(&conversation.id))
     }
 }
 
 /// Reading and writing a conversation needs an active membership; participants see what was
-/// written after they joined.
-pub fn access(principal: &Principal, details: &ConversationDetails) -> CoreResult<Access> {
-    same_tenant(principal, details)?;
-    match details.membership(&principal.participant_id) {
-        Some(m) if m.is_active => Ok(Access { floor_seq: m.joined_seq, membership: m.clone() }),
-        _ => Err(not_a_participant(&details.conversation.id)),
+/// written after they joined. `membership` is the principal's, if they have one.
+pub fn access(
+    principal: &Principal,
+    conversation: &Conversation,
+    membership: Option<&Membership>,
+) -> CoreResult<Access> {
+    same_tenant(principal, conversation)?;
+    match membership {
+        Some(m) if m.is_active && m.participant_id == principal.participant_id => {
+            Ok(Access { floor_seq: m.joined_seq, membership: m.clone() })
+        }
+        _ => Err(not_a_participant(&conversation.id)),
     }
 }
 
@@ -76,8 +82,8 @@ pub fn may_delete(principal: &Principal, message: &Message) -> CoreResult<()> {
 }
 
 /// The conversation's owner removes others; admins too. Anyone may leave.
-pub fn may_remove_member(principal: &Principal, details: &ConversationDetails) -> CoreResult<()> {
-    if details.conversation.owner_id == principal.participant_id || principal.role.is_staff() {
+pub fn may_remove_member(principal: &Principal, conversation: &Conversation) -> CoreResult<()> {
+    if conversation.owner_id == principal.participant_id || principal.role.is_staff() {
         Ok(())
     } else {
         Err(CoreError::forbidden(
@@ -147,27 +153,31 @@ mod tests {
     #[test]
     fn members_see_from_their_join_and_others_are_refused() {
         let d = details("a", &[("a", true, 0), ("b", true, 7), ("gone", false, 0)]);
-        assert_eq!(access(&Principal::new("t1", "b", Role::User), &d).unwrap().floor_seq, 7);
-        let gone = access(&Principal::new("t1", "gone", Role::User), &d).unwrap_err();
+        let check =
+            |who: &str, role| access(&Principal::new("t1", who, role), &d.conversation, d.membership(who));
+        assert_eq!(check("b", Role::User).unwrap().floor_seq, 7);
+        let gone = check("gone", Role::User).unwrap_err();
         assert_eq!(gone.kind, crate::ErrorKind::Forbidden);
         assert_eq!(gone.details["conversationId"], "C");
-        let stranger = access(&Principal::new("t1", "z", Role::Admin), &d).unwrap_err();
+        let stranger = check("z", Role::Admin).unwrap_err();
         assert_eq!(stranger.kind, crate::ErrorKind::Forbidden);
     }
 
     #[test]
     fn other_tenants_do_not_see_the_conversation_at_all() {
         let d = details("a", &[("a", true, 0)]);
-        let err = access(&Principal::new("t2", "a", Role::User), &d).unwrap_err();
+        let err =
+            access(&Principal::new("t2", "a", Role::User), &d.conversation, d.membership("a")).unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::NotFound);
     }
 
     #[test]
     fn only_owner_or_staff_remove_members() {
         let d = details("a", &[("a", true, 0), ("b", true, 0)]);
-        assert!(may_remove_member(&Principal::new("t1", "a", Role::User), &d).is_ok());
-        assert!(may_remove_member(&Principal::new("t1", "b", Role::User), &d).is_err());
-        assert!(may_remove_member(&Principal::new("t1", "x", Role::Admin), &d).is_ok());
+        let c = &d.conversation;
+        assert!(may_remove_member(&Principal::new("t1", "a", Role::User), c).is_ok());
+        assert!(may_remove_member(&Principal::new("t1", "b", Role::User), c).is_err());
+        assert!(may_remove_member(&Principal::new("t1", "x", Role::Admin), c).is_ok());
     }
 
     #[test]

@@ -139,6 +139,15 @@ pub trait Store: Send + Sync + 'static {
         members: &[Membership],
     ) -> StoreResult<()>;
     async fn conversation(&self, id: &str) -> StoreResult<Option<ConversationDetails>>;
+    /// The conversation and one participant's membership in it (if any): what an access check
+    /// needs, without reading every member.
+    async fn conversation_for(
+        &self,
+        id: &str,
+        participant_id: &str,
+    ) -> StoreResult<Option<(Conversation, Option<Membership>)>>;
+    /// The ids of the conversation's active participants.
+    async fn active_member_ids(&self, conversation_id: &str) -> StoreResult<Vec<ParticipantId>>;
     async fn membership(
         &self,
         conversation_id: &str,

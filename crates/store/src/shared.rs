@@ -569,6 +569,37 @@ impl Store for SqlStore {
         Ok(Some(ConversationDetails { conversation, members }))
     }
 
+    async fn conversation_for(
+        &self,
+        id: &str,
+        participant_id: &str,
+    ) -> StoreResult<Option<(Conversation, Option<Membership>)>> {
+        let sql = concat!(
+            "SELECT ", conversation_columns!(), ", ", membership_columns!(),
+            " FROM conversations c LEFT JOIN memberships me \
+             ON me.conversation_id = c.id AND me.participant_id = $2 WHERE c.id = $1"
+        );
+        let row = sqlx::query(sql).bind(id).bind(participant_id).fetch_optional(&self.reader).await.map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let conversation = conversation_from(&row)?;
+        let membership = match get::<Option<String>>(&row, "participant_id")? {
+            Some(_) => Some(membership_from(&row)?),
+            None => None,
+        };
+        Ok(Some((conversation, membership)))
+    }
+
+    async fn active_member_ids(&self, conversation_id: &str) -> StoreResult<Vec<ParticipantId>> {
+        sqlx::query_scalar(
+            "SELECT participant_id FROM memberships WHERE conversation_id = $1 AND is_active = TRUE \
+             ORDER BY joined_at, participant_id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)
+    }
+
     async fn membership(&self, conversation_id: &str, participant_id: &str) -> StoreResult<Option<Membership>> {
         let sql = concat!("SELECT ", membership_columns!(), " FROM memberships me \
              WHERE me.conversation_id = $1 AND me.participant_id = $2");

@@ -5,7 +5,9 @@ use super::participants::participant_not_found;
 use super::{Core, Page, summary};
 use crate::cursor;
 use crate::error::{CoreError, CoreResult};
-use crate::event::{ConversationEvent, EventKind, MembershipEvent, MessageEvent, PinEvent};
+use crate::event::{
+    ConversationEvent, ConversationSummary, EventKind, MembershipEvent, MessageEvent, PinEvent,
+};
 use crate::ids::new_id;
 use crate::model::*;
 use crate::policy;
@@ -94,7 +96,7 @@ impl Core {
         self.publish(
             &principal.tenant,
             EventKind::ConversationCreated(ConversationEvent {
-                conversation: summary(&details),
+                conversation: summary(&details.conversation, ids.len()),
                 notify: ids,
             }),
         )
@@ -104,8 +106,13 @@ impl Core {
 
     pub async fn conversation(&self, principal: &Principal, id: &str) -> CoreResult<ConversationDetails> {
         let details = self.details(principal, id).await?;
-        policy::access(principal, &details)?;
+        policy::access(principal, &details.conversation, details.membership(&principal.participant_id))?;
         Ok(details)
+    }
+
+    /// Checks that the principal may follow the conversation (hubs join it to receive events).
+    pub async fn check_access(&self, principal: &Principal, id: &str) -> CoreResult<()> {
+        self.seen(principal, id).await.map(|_| ())
     }
 
     /// Every membership row, those who left included.
@@ -177,9 +184,8 @@ impl Core {
         check.finish()?;
 
         let _guard = self.lock(id).await;
-        let details = self.details(principal, id).await?;
-        policy::access(principal, &details)?;
-        let current = &details.conversation;
+        let (current, _) = self.seen(principal, id).await?;
+        let current = &current;
         let now = self.clock.now();
         let new_name = match patch.name {
             Some(n) => n.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
@@ -217,7 +223,7 @@ impl Core {
             ));
         }
         if system.is_empty() {
-            return Ok(details);
+            return self.details(principal, id).await;
         }
         let update = ConversationUpdate {
             conversation_id: id.to_owned(),
@@ -228,15 +234,13 @@ impl Core {
         let written = self.store.update_conversation(&update, &system).await?;
         let details = self.details(principal, id).await?;
         let recipients = details.active_member_ids();
+        let about = summary(&details.conversation, recipients.len());
         for message in written {
-            self.publish_system_message(principal, &details, message, recipients.clone()).await?;
+            self.publish_system_message(principal, &about, message, recipients.clone()).await?;
         }
         self.publish(
             &principal.tenant,
-            EventKind::ConversationUpdated(ConversationEvent {
-                conversation: summary(&details),
-                notify: recipients,
-            }),
+            EventKind::ConversationUpdated(ConversationEvent { conversation: about, notify: recipients }),
         )
         .await;
         Ok(details)
@@ -253,20 +257,19 @@ impl Core {
         check.finish()?;
 
         let _guard = self.lock(id).await;
-        let details = self.details(principal, id).await?;
-        policy::access(principal, &details)?;
+        let (conversation, _) = self.seen(principal, id).await?;
         let target = self
             .store
             .participant(&principal.tenant, participant_id)
             .await?
             .ok_or_else(|| participant_not_found(participant_id))?;
-        if details.membership(participant_id).is_some_and(|m| m.is_active) {
+        let existing = self.audience(id).await?;
+        if existing.iter().any(|p| p == participant_id) {
             return Err(CoreError::conflict(
                 "Conversation.AlreadyParticipant",
                 format!("'{participant_id}' is already a participant of this conversation"),
             ));
         }
-        let existing = details.active_member_ids();
         if existing.len() >= self.limits.max_participants_per_conversation {
             return Err(CoreError::invalid(
                 "participantId",
@@ -286,9 +289,10 @@ impl Core {
             now,
         );
         let message = self.store.join_conversation(id, participant_id, now, &system).await?;
-        let details = self.details(principal, id).await?;
-        let recipients = details.active_member_ids();
-        self.publish_system_message(principal, &details, message, recipients).await?;
+        let mut recipients = existing.clone();
+        recipients.push(participant_id.to_owned());
+        let about = summary(&conversation, recipients.len());
+        self.publish_system_message(principal, &about, message, recipients).await?;
         self.publish(
             &principal.tenant,
             EventKind::ParticipantJoined(MembershipEvent {
@@ -302,7 +306,7 @@ impl Core {
         self.publish(
             &principal.tenant,
             EventKind::ConversationCreated(ConversationEvent {
-                conversation: summary(&details),
+                conversation: about,
                 notify: vec![participant_id.to_owned()],
             }),
         )
@@ -321,10 +325,10 @@ impl Core {
             return self.leave_conversation(principal, id).await;
         }
         let _guard = self.lock(id).await;
-        let details = self.details(principal, id).await?;
-        policy::access(principal, &details)?;
-        policy::may_remove_member(principal, &details)?;
-        if !details.membership(participant_id).is_some_and(|m| m.is_active) {
+        let (conversation, _) = self.seen(principal, id).await?;
+        policy::may_remove_member(principal, &conversation)?;
+        let members = self.audience(id).await?;
+        if !members.iter().any(|p| p == participant_id) {
             return Err(CoreError::not_found(
                 "Conversation.NotAParticipant",
                 format!("'{participant_id}' is not a participant of this conversation"),
@@ -339,14 +343,14 @@ impl Core {
             None,
             now,
         );
-        self.remove_member(principal, &details, participant_id, system).await
+        self.remove_member(principal, &conversation, members, participant_id, system).await
     }
 
     /// The caller leaves; the others stay.
     pub async fn leave_conversation(&self, principal: &Principal, id: &str) -> CoreResult<()> {
         let _guard = self.lock(id).await;
-        let details = self.details(principal, id).await?;
-        policy::access(principal, &details)?;
+        let (conversation, _) = self.seen(principal, id).await?;
+        let members = self.audience(id).await?;
         let now = self.clock.now();
         let system = self.system_message(
             id,
@@ -356,22 +360,24 @@ impl Core {
             None,
             now,
         );
-        self.remove_member(principal, &details, &principal.participant_id, system).await
+        self.remove_member(principal, &conversation, members, &principal.participant_id, system).await
     }
 
+    /// `members`: the active participants before the removal.
     async fn remove_member(
         &self,
         principal: &Principal,
-        before: &ConversationDetails,
+        conversation: &Conversation,
+        members: Vec<String>,
         participant_id: &str,
         system: NewMessage,
     ) -> CoreResult<()> {
-        let id = &before.conversation.id;
+        let id = &conversation.id;
         let at = system.created_at;
         let message = self.store.leave_conversation(id, participant_id, at, &system).await?;
-        let details = self.details(principal, id).await?;
-        let remaining = details.active_member_ids();
-        self.publish_system_message(principal, &details, message, remaining.clone()).await?;
+        let remaining: Vec<String> = members.into_iter().filter(|p| p != participant_id).collect();
+        let about = summary(conversation, remaining.len());
+        self.publish_system_message(principal, &about, message, remaining.clone()).await?;
         let person = match self.store.participant(&principal.tenant, participant_id).await? {
             Some(p) => ParticipantRef::from(&p),
             None => ParticipantRef {
@@ -398,8 +404,7 @@ impl Core {
 
     pub async fn pin_conversation(&self, principal: &Principal, id: &str, pinned: bool) -> CoreResult<()> {
         let _guard = self.lock(id).await;
-        let details = self.details(principal, id).await?;
-        let access = policy::access(principal, &details)?;
+        let (_, access) = self.seen(principal, id).await?;
         if access.membership.is_pinned == pinned {
             return Ok(());
         }
@@ -430,8 +435,7 @@ impl Core {
     ) -> CoreResult<Page<MediaEntry>> {
         let limit = self.page_limit(limit, 50)?;
         let after = after.map(cursor::decode_media).transpose()?;
-        let details = self.details(principal, id).await?;
-        let access = policy::access(principal, &details)?;
+        let (_, access) = self.seen(principal, id).await?;
         let query = MediaQuery { floor_seq: access.floor_seq, kind, after, limit: limit + 1 };
         let rows = self.store.media(id, &query).await?;
         Ok(Page::from_overfetch(rows, limit, |e| cursor::encode_media(e.message.seq, e.block_index)))
@@ -471,7 +475,7 @@ impl Core {
     async fn publish_system_message(
         &self,
         principal: &Principal,
-        details: &ConversationDetails,
+        conversation: &ConversationSummary,
         message: Message,
         recipients: Vec<String>,
     ) -> CoreResult<()> {
@@ -492,7 +496,7 @@ impl Core {
         self.publish(
             &principal.tenant,
             EventKind::MessageCreated(MessageEvent {
-                conversation: summary(details),
+                conversation: conversation.clone(),
                 message,
                 sender,
                 people,

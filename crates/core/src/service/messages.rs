@@ -64,8 +64,7 @@ impl Core {
         check.finish()?;
 
         let _guard = self.lock(conversation_id).await;
-        let details = self.details(principal, conversation_id).await?;
-        let access = policy::access(principal, &details)?;
+        let (conversation, access) = self.seen(principal, conversation_id).await?;
         if let Some(reply) = &input.reply_to_message_id {
             self.check_reply_target(conversation_id, &access, reply).await?;
         }
@@ -88,17 +87,15 @@ impl Core {
             Appended::Duplicate(message) => Ok(Sent { message: redacted(message), created: false }),
             Appended::Created(message) => {
                 let sender = self.person(principal).await?;
-                let mut conversation = summary(&details);
-                conversation.participant_count =
-                    details.members.iter().filter(|m| m.is_active).count() as u32;
+                let recipients = self.audience(conversation_id).await?;
                 self.publish(
                     &principal.tenant,
                     EventKind::MessageCreated(MessageEvent {
-                        conversation,
+                        conversation: summary(&conversation, recipients.len()),
                         message: message.clone(),
                         sender,
                         people: Vec::new(),
-                        recipients: details.active_member_ids(),
+                        recipients,
                     }),
                 )
                 .await;
@@ -118,8 +115,7 @@ impl Core {
         if let Some(c) = &query.cursor {
             cursor::check_message_cursor(c)?;
         }
-        let details = self.details(principal, conversation_id).await?;
-        let access = policy::access(principal, &details)?;
+        let (_, access) = self.seen(principal, conversation_id).await?;
         let from_seq = match &query.cursor {
             None => None,
             Some(c) => match self.store.message(c).await? {
@@ -152,8 +148,7 @@ impl Core {
         let mut check = Check::new();
         check.text("q", query, self.limits.max_search_chars, true);
         check.finish()?;
-        let details = self.details(principal, conversation_id).await?;
-        let access = policy::access(principal, &details)?;
+        let (_, access) = self.seen(principal, conversation_id).await?;
         Ok(self.store.search_messages(conversation_id, access.floor_seq, query.trim(), limit).await?)
     }
 
@@ -178,7 +173,7 @@ impl Core {
 
         let conversation_id = self.conversation_of(message_id).await?;
         let _guard = self.lock(&conversation_id).await;
-        let (message, details, access) = self.visible_message(principal, message_id).await?;
+        let (message, conversation, access) = self.visible_message(principal, message_id).await?;
         policy::may_edit(principal, &message)?;
         let reply_to = match edit.reply_to_message_id {
             None => message.reply_to_message_id.clone(),
@@ -198,7 +193,8 @@ impl Core {
             edited_at: self.clock.now(),
         };
         let edited = self.store.edit_message(&update).await?;
-        self.publish_message_event(principal, &details, edited.clone(), EventKind::MessageUpdated).await?;
+        self.publish_message_event(principal, &conversation, edited.clone(), EventKind::MessageUpdated)
+            .await?;
         Ok(edited)
     }
 
@@ -206,7 +202,7 @@ impl Core {
     pub async fn delete_message(&self, principal: &Principal, message_id: &str) -> CoreResult<Message> {
         let conversation_id = self.conversation_of(message_id).await?;
         let _guard = self.lock(&conversation_id).await;
-        let (message, details, _) = self.visible_message(principal, message_id).await?;
+        let (message, _, _) = self.visible_message(principal, message_id).await?;
         policy::may_delete(principal, &message)?;
         if message.is_deleted() {
             return Ok(redacted(message));
@@ -216,6 +212,7 @@ impl Core {
             .store
             .set_message_deleted(message_id, Some((now, principal.participant_id.clone())), now)
             .await?;
+        let recipients = self.audience(&conversation_id).await?;
         self.publish(
             &principal.tenant,
             EventKind::MessageDeleted(MessageDeletedEvent {
@@ -223,7 +220,7 @@ impl Core {
                 message_id: message_id.to_owned(),
                 deleted_by: principal.participant_id.clone(),
                 deleted_at: now,
-                recipients: details.active_member_ids(),
+                recipients,
             }),
         )
         .await;
@@ -234,7 +231,7 @@ impl Core {
     pub async fn recover_message(&self, principal: &Principal, message_id: &str) -> CoreResult<Message> {
         let conversation_id = self.conversation_of(message_id).await?;
         let _guard = self.lock(&conversation_id).await;
-        let (message, details, _) = self.visible_message(principal, message_id).await?;
+        let (message, conversation, _) = self.visible_message(principal, message_id).await?;
         policy::may_delete(principal, &message)?;
         let Some(deleted_at) = message.deleted_at else {
             return Err(CoreError::conflict("Message.NotDeleted", "The message is not deleted"));
@@ -252,7 +249,7 @@ impl Core {
             ));
         }
         let recovered = self.store.set_message_deleted(message_id, None, now).await?;
-        self.publish_message_event(principal, &details, recovered.clone(), EventKind::MessageRecovered)
+        self.publish_message_event(principal, &conversation, recovered.clone(), EventKind::MessageRecovered)
             .await?;
         Ok(recovered)
     }
@@ -323,8 +320,7 @@ impl Core {
         conversation_id: &str,
         started: bool,
     ) -> CoreResult<()> {
-        let details = self.details(principal, conversation_id).await?;
-        policy::access(principal, &details)?;
+        self.seen(principal, conversation_id).await?;
         let event = TypingEvent {
             conversation_id: conversation_id.to_owned(),
             participant: self.person(principal).await?,
@@ -348,18 +344,20 @@ impl Core {
         &self,
         principal: &Principal,
         message_id: &str,
-    ) -> CoreResult<(Message, crate::model::ConversationDetails, Access)> {
+    ) -> CoreResult<(Message, Conversation, Access)> {
         let message =
             self.store.message(message_id).await?.ok_or_else(|| policy::message_not_found(message_id))?;
-        let details = self
-            .details(principal, &message.conversation_id)
-            .await
-            .map_err(|_| policy::message_not_found(message_id))?;
-        let access = policy::access(principal, &details)?;
+        let (conversation, membership) = self
+            .store
+            .conversation_for(&message.conversation_id, &principal.participant_id)
+            .await?
+            .ok_or_else(|| policy::message_not_found(message_id))?;
+        policy::same_tenant(principal, &conversation).map_err(|_| policy::message_not_found(message_id))?;
+        let access = policy::access(principal, &conversation, membership.as_ref())?;
         if message.seq <= access.floor_seq {
             return Err(policy::message_not_found(message_id));
         }
-        Ok((message, details, access))
+        Ok((message, conversation, access))
     }
 
     async fn check_reply_target(
@@ -380,7 +378,7 @@ impl Core {
     async fn publish_message_event(
         &self,
         principal: &Principal,
-        details: &crate::model::ConversationDetails,
+        conversation: &Conversation,
         message: Message,
         kind: fn(MessageEvent) -> EventKind,
     ) -> CoreResult<()> {
@@ -393,12 +391,13 @@ impl Core {
                 is_bot: message.sender_type == SenderType::Bot,
             },
         };
+        let recipients = self.audience(&conversation.id).await?;
         let event = MessageEvent {
-            conversation: summary(details),
+            conversation: summary(conversation, recipients.len()),
             message,
             sender,
             people: Vec::new(),
-            recipients: details.active_member_ids(),
+            recipients,
         };
         self.publish(&principal.tenant, kind(event)).await;
         Ok(())

@@ -21,9 +21,11 @@ use crate::bus::Bus;
 use crate::clock::Clock;
 use crate::error::{CoreError, CoreResult};
 use crate::event::{ConversationSummary, Event, EventKind};
+use crate::ids::ParticipantId;
 use crate::limits::Limits;
-use crate::model::{ConversationDetails, ParticipantRef};
+use crate::model::{Conversation, ConversationDetails, ParticipantRef};
 use crate::policy;
+use crate::policy::Access;
 use crate::principal::Principal;
 use crate::store::Store;
 
@@ -129,8 +131,25 @@ impl Core {
     /// The conversation with its members, as long as it exists in the principal's tenant.
     async fn details(&self, principal: &Principal, id: &str) -> CoreResult<ConversationDetails> {
         let details = self.store.conversation(id).await?.ok_or_else(|| policy::conversation_not_found(id))?;
-        policy::same_tenant(principal, &details)?;
+        policy::same_tenant(principal, &details.conversation)?;
         Ok(details)
+    }
+
+    /// The conversation and what the principal may see of it. Reads only the principal's
+    /// membership, whatever the size of the conversation.
+    async fn seen(&self, principal: &Principal, id: &str) -> CoreResult<(Conversation, Access)> {
+        let (conversation, membership) = self
+            .store
+            .conversation_for(id, &principal.participant_id)
+            .await?
+            .ok_or_else(|| policy::conversation_not_found(id))?;
+        let access = policy::access(principal, &conversation, membership.as_ref())?;
+        Ok((conversation, access))
+    }
+
+    /// Who hears of a change to the conversation: its active participants.
+    async fn audience(&self, conversation_id: &str) -> CoreResult<Vec<ParticipantId>> {
+        Ok(self.store.active_member_ids(conversation_id).await?)
     }
 
     /// How to show `principal` beside what they did.
@@ -166,12 +185,11 @@ impl Core {
     }
 }
 
-fn summary(details: &ConversationDetails) -> ConversationSummary {
-    let c = &details.conversation;
+fn summary(conversation: &Conversation, active_participants: usize) -> ConversationSummary {
     ConversationSummary {
-        id: c.id.clone(),
-        name: c.name.clone(),
-        avatar: c.avatar.clone(),
-        participant_count: details.members.iter().filter(|m| m.is_active).count() as u32,
+        id: conversation.id.clone(),
+        name: conversation.name.clone(),
+        avatar: conversation.avatar.clone(),
+        participant_count: active_participants as u32,
     }
 }

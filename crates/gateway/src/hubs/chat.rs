@@ -68,7 +68,7 @@ pub fn hub(core: Arc<Core>, authenticate: super::Authenticator, options: HubOpti
         .method("JoinConversation", move |caller: Caller<Member>, (id,): (String,)| {
             let core = c1.clone();
             async move {
-                match core.conversation(&caller.user.0, &id).await {
+                match core.check_access(&caller.user.0, &id).await {
                     Ok(_) => caller.join_group(&conversation_group(&id)),
                     Err(e) => report(&caller, &e),
                 }
