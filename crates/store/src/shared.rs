@@ -418,7 +418,10 @@ impl Store for SqlStore {
         sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_err)?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl ChatStore for SqlStore {
     async fn participant(&self, tenant: &str, id: &str) -> StoreResult<Option<Participant>> {
         self.fetch_participant(tenant, id).await
     }

@@ -15,6 +15,8 @@ type Db = Sqlite;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+// The shared SQL: the `Store` itself and the chat area (see shared.rs). Each further area of the
+// domain adds its file here, implementing its store trait in the same portable SQL.
 include!("shared.rs");
 
 /// How durable a commit is.
