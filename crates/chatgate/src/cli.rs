@@ -22,6 +22,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start; boxing the large `serve` variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: REST, hubs, Socket.IO and WebSocket on one port.
     #[command(long_about = "Run the server. With no configuration it listens on 0.0.0.0:8080, \
@@ -94,6 +96,79 @@ pub struct ServeArgs {
     /// Requests per second per participant, 0 for no limit [default: 100].
     #[arg(long, env = "CHATGATE_RATE_LIMIT_PER_USER", value_name = "N")]
     pub rate_limit_per_user: Option<u32>,
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Services reachable through /api/proxy/{name}/…, as `name=URL` pairs separated by commas.
+    #[arg(long, env = "CHATGATE_PROXY_SERVICES", value_name = "LIST")]
+    pub proxy_services: Option<String>,
+    /// How long a proxied service may take to answer, in milliseconds [default: 30000].
+    #[arg(long, env = "CHATGATE_PROXY_TIMEOUT_MS", value_name = "MS")]
+    pub proxy_timeout_ms: Option<u64>,
+    /// Google OAuth client id: enables POST /api/auth/google for ID tokens issued to it.
+    #[arg(long, env = "CHATGATE_GOOGLE_CLIENT_ID", value_name = "ID")]
+    pub google_client_id: Option<String>,
+    /// Google's key set: an https URL or a JWKS file [default: https://www.googleapis.com/oauth2/v3/certs].
+    #[arg(long, env = "CHATGATE_GOOGLE_JWKS_URL", value_name = "URL")]
+    pub google_jwks_url: Option<String>,
+    /// DsAccount token introspection endpoint (RFC 7662): enables POST /api/auth/dsaccount.
+    #[arg(long, env = "CHATGATE_DSACCOUNT_INTROSPECT_URL", value_name = "URL")]
+    pub dsaccount_introspect_url: Option<String>,
+    /// Client id chatgate authenticates to the introspection endpoint with (HTTP Basic).
+    #[arg(long, env = "CHATGATE_DSACCOUNT_CLIENT_ID", value_name = "ID")]
+    pub dsaccount_client_id: Option<String>,
+    /// Client secret for the introspection endpoint.
+    #[arg(long, env = "CHATGATE_DSACCOUNT_CLIENT_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub dsaccount_client_secret: Option<String>,
+    /// Bot stream chunks arriving within this many milliseconds go out together; 0 sends each alone [default: 50].
+    #[arg(long, env = "CHATGATE_STREAM_COALESCE_MS", value_name = "MS")]
+    pub stream_coalesce_ms: Option<u64>,
+    /// A bot stream with no call for this many milliseconds is aborted [default: 60000].
+    #[arg(long, env = "CHATGATE_STREAM_IDLE_TIMEOUT_MS", value_name = "MS")]
+    pub stream_idle_timeout_ms: Option<u64>,
+    /// Tries per bot webhook delivery, the first included [default: 5].
+    #[arg(long, env = "CHATGATE_WEBHOOK_MAX_ATTEMPTS", value_name = "N")]
+    pub webhook_max_attempts: Option<u32>,
+    /// Wait before the first webhook retry, doubled after each [default: 500].
+    #[arg(long, env = "CHATGATE_WEBHOOK_BACKOFF_MS", value_name = "MS")]
+    pub webhook_backoff_ms: Option<u64>,
+    /// How long one webhook POST may take [default: 10000].
+    #[arg(long, env = "CHATGATE_WEBHOOK_TIMEOUT_MS", value_name = "MS")]
+    pub webhook_timeout_ms: Option<u64>,
+    /// Lifetime of customer tokens, like 30m, 24h, 7d [default: 24h].
+    #[arg(long, env = "CHATGATE_CUSTOMER_TOKEN_TTL", value_name = "DURATION")]
+    pub customer_token_ttl: Option<String>,
+    /// Tenant of customers created by the public token endpoint [default: default].
+    #[arg(long, env = "CHATGATE_CUSTOMER_TENANT", value_name = "TENANT")]
+    pub customer_tenant: Option<String>,
+}
+
+/// Uploaded files: where they are kept and how downloads are authorized.
+#[derive(Args, Debug, Default)]
+pub struct FileArgs {
+    /// Downloads need a signed URL (`expires` + `sig`); answers carry signed `url`s in media references.
+    #[arg(long, env = "CHATGATE_FILES_SIGNED")]
+    pub files_signed: bool,
+    /// Key for signing download URLs [default: derived from the token secret].
+    #[arg(long, env = "CHATGATE_FILES_SIGNING_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub files_signing_secret: Option<String>,
+    /// How long a signed download URL stays valid, like 15m or 1h [default: 1h].
+    #[arg(long, env = "CHATGATE_FILES_URL_TTL", value_name = "DURATION")]
+    pub files_url_ttl: Option<String>,
+    /// Keep files in this S3 (or S3-compatible) bucket instead of <data-dir>/files.
+    #[arg(long, env = "CHATGATE_S3_BUCKET", value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Endpoint of an S3-compatible service, like http://127.0.0.1:9000 [default: AWS_ENDPOINT, else AWS].
+    #[arg(long, env = "CHATGATE_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Bucket region [default: AWS_REGION, else us-east-1].
+    #[arg(long, env = "CHATGATE_S3_REGION", value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// Access key id [default: AWS_ACCESS_KEY_ID, else the AWS credential chain].
+    #[arg(long, env = "CHATGATE_S3_ACCESS_KEY_ID", value_name = "ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key [default: AWS_SECRET_ACCESS_KEY].
+    #[arg(long, env = "CHATGATE_S3_SECRET_ACCESS_KEY", value_name = "SECRET", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -6,13 +6,18 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chatgate_core::Limits;
-use chatgate_gateway::HubSettings;
+use chatgate_gateway::auth::dsaccount::DsAccountSettings;
+use chatgate_gateway::auth::google::{self, GoogleSettings};
 use chatgate_gateway::auth::parse_duration;
+use chatgate_gateway::bots::BotSettings;
 use chatgate_gateway::http::ratelimit::RateLimitConfig;
+use chatgate_gateway::proxy::{self, ProxySettings};
+use chatgate_gateway::{CustomerSettings, HubSettings};
 use chatgate_store::Durability;
 use serde::Deserialize;
 
 use crate::cli::{ServeArgs, StoreArgs};
+use crate::files_settings::{FilesSettings, FilesTable};
 
 /// The TOML file. Every key is optional; see the README for the full list.
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +38,15 @@ pub struct FileSettings {
     pub limits: Limits,
     pub rate_limits: Option<RateLimitConfig>,
     pub signalr: HubSettings,
+    pub files: FilesTable,
+    pub customers: CustomerSettings,
+    pub bots: BotSettings,
+    pub proxy: ProxySettings,
+    pub google_client_id: Option<String>,
+    pub google_jwks_url: Option<String>,
+    pub dsaccount_introspect_url: Option<String>,
+    pub dsaccount_client_id: Option<String>,
+    pub dsaccount_client_secret: Option<String>,
 }
 
 impl FileSettings {
@@ -103,12 +117,20 @@ pub struct ServeSettings {
     pub limits: Limits,
     pub rate_limits: RateLimitConfig,
     pub hubs: HubSettings,
+    pub files: FilesSettings,
+    pub customers: CustomerSettings,
+    pub bots: BotSettings,
+    pub proxy: ProxySettings,
+    pub google: Option<GoogleSettings>,
+    pub dsaccount: Option<DsAccountSettings>,
 }
 
 impl ServeSettings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<ServeSettings> {
         let file = FileSettings::load(args.store.config.as_deref())?;
         let store = StoreSettings::resolve(&args.store, &file)?;
+        let files = FilesSettings::resolve(&args.files, &file.files, &store.data_dir)?;
+        let (bots, proxy, google, dsaccount) = outside_settings(&args, &file)?;
         let log_format = args.log_format.or(file.log_format.clone()).unwrap_or_else(|| "text".into());
         let json_logs = match log_format.as_str() {
             "text" => false,
@@ -118,6 +140,13 @@ impl ServeSettings {
         let ttl = args.login_token_ttl.or(file.login_token_ttl.clone()).unwrap_or_else(|| "24h".into());
         let durability =
             args.sqlite_durability.or(file.sqlite_durability.clone()).unwrap_or_else(|| "full".into());
+        let mut customers = file.customers.clone();
+        if let Some(ttl) = &args.customer_token_ttl {
+            customers.token_ttl = parse_duration(ttl).map_err(anyhow::Error::msg)?;
+        }
+        if let Some(tenant) = args.customer_tenant.clone().filter(|t| !t.is_empty()) {
+            customers.tenant = tenant;
+        }
         let mut rate_limits = file.rate_limits.clone().unwrap_or_default();
         if let Some(n) = args.rate_limit_per_ip {
             rate_limits.per_ip_per_second = n;
@@ -142,6 +171,53 @@ impl ServeSettings {
             limits: file.limits,
             rate_limits,
             hubs: file.signalr,
+            files,
+            customers,
+            bots,
+            proxy,
+            google,
+            dsaccount,
         })
     }
+}
+
+type OutsideSettings = (BotSettings, ProxySettings, Option<GoogleSettings>, Option<DsAccountSettings>);
+
+/// Bots, the proxy and the login providers: what chatgate reaches outside itself.
+fn outside_settings(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<OutsideSettings> {
+    let mut bots = file.bots.clone();
+    bots.stream_coalesce_ms = args.stream_coalesce_ms.unwrap_or(bots.stream_coalesce_ms);
+    bots.stream_idle_timeout_ms = args.stream_idle_timeout_ms.unwrap_or(bots.stream_idle_timeout_ms);
+    bots.webhook_max_attempts = args.webhook_max_attempts.unwrap_or(bots.webhook_max_attempts);
+    bots.webhook_initial_backoff_ms = args.webhook_backoff_ms.unwrap_or(bots.webhook_initial_backoff_ms);
+    bots.webhook_timeout_ms = args.webhook_timeout_ms.unwrap_or(bots.webhook_timeout_ms);
+
+    let mut proxy = file.proxy.clone();
+    for (name, url) in &proxy.services {
+        proxy::check_service(name, url).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(list) = &args.proxy_services {
+        proxy.services = proxy::parse_services(list).map_err(anyhow::Error::msg)?;
+    }
+    proxy.timeout_ms = args.proxy_timeout_ms.unwrap_or(proxy.timeout_ms);
+
+    let pick =
+        |flag: &Option<String>, key: &Option<String>| flag.clone().or(key.clone()).filter(|v| !v.is_empty());
+    let google = pick(&args.google_client_id, &file.google_client_id).map(|client_id| GoogleSettings {
+        client_id,
+        jwks_url: pick(&args.google_jwks_url, &file.google_jwks_url)
+            .unwrap_or_else(|| google::DEFAULT_JWKS_URL.to_owned()),
+    });
+    let dsaccount =
+        pick(&args.dsaccount_introspect_url, &file.dsaccount_introspect_url).map(|url| DsAccountSettings {
+            introspect_url: url,
+            client_id: pick(&args.dsaccount_client_id, &file.dsaccount_client_id),
+            client_secret: pick(&args.dsaccount_client_secret, &file.dsaccount_client_secret),
+        });
+    if let Some(d) = &dsaccount
+        && !(d.introspect_url.starts_with("http://") || d.introspect_url.starts_with("https://"))
+    {
+        bail!("CHATGATE_DSACCOUNT_INTROSPECT_URL `{}` is not an http(s) URL", d.introspect_url);
+    }
+    Ok((bots, proxy, google, dsaccount))
 }

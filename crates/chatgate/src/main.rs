@@ -4,12 +4,14 @@
 //! - `cli`: the commands and flags (clap).
 //! - `config`: defaults, the TOML file, variables and flags, merged into settings.
 //! - `secret`: the token-signing secret (configured, or generated and kept).
+//! - `files_settings`: where uploaded files are kept and how downloads are signed.
 //! - `serve`: assembles store, bus, core and doors, and runs until a signal.
 //! - `commands`: `migrate`, `token`, `user add`.
 
 mod cli;
 mod commands;
 mod config;
+mod files_settings;
 mod secret;
 mod serve;
 

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use chatgate_bus::InProcessBus;
 use chatgate_core::{Core, SystemClock};
 use chatgate_gateway::auth::Tokens;
+use chatgate_gateway::files::Files;
 use chatgate_gateway::{AppState, Gateway, GatewayConfig};
 use chatgate_store::{SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
@@ -57,8 +58,19 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         login_token_ttl: settings.login_token_ttl,
         rate_limits: settings.rate_limits.clone(),
         hubs: settings.hubs.clone(),
+        customers: settings.customers.clone(),
+        bots: settings.bots.clone(),
+        proxy: settings.proxy.clone(),
+        google: settings.google.clone(),
+        dsaccount: settings.dsaccount.clone(),
     };
-    let state = AppState::new(core.clone(), Arc::new(Tokens::new(&secret)), config);
+    let (files_config, files_key_source) = settings.files.config(&secret);
+    let files = Files::open(&files_config).map_err(anyhow::Error::msg).context("cannot open file storage")?;
+    tracing::info!("files: {}", files.describe());
+    if files_config.signed {
+        tracing::info!("file URL signing key: {files_key_source}");
+    }
+    let state = AppState::new(core.clone(), Arc::new(Tokens::new(&secret)), config, Arc::new(files));
     let rate_limits = state.rate_limits.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -86,6 +98,21 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     } else {
         tracing::info!("dev login: off (enable with --dev)");
     }
+    if let Some(g) = &settings.google {
+        tracing::info!("google login: client id {}, keys from {}", g.client_id, g.jwks_url);
+    }
+    if let Some(d) = &settings.dsaccount {
+        tracing::info!("dsaccount login: introspection at {}", d.introspect_url);
+    }
+    if !settings.proxy.services.is_empty() {
+        let names: Vec<&str> = settings.proxy.services.keys().map(String::as_str).collect();
+        tracing::info!("proxy services: {}", names.join(", "));
+    }
+    tracing::info!(
+        "bot streams: chunks coalesced within {} ms, idle streams aborted after {} ms",
+        settings.bots.stream_coalesce_ms,
+        settings.bots.stream_idle_timeout_ms
+    );
     tracing::info!("chatgate {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
 
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -33,6 +33,17 @@ pub enum EventKind {
     ParticipantLeft(MembershipEvent),
     ConversationPinned(PinEvent),
     ConversationUnpinned(PinEvent),
+    /// Thumbnails were made for image or video blocks of a stored message (always after the
+    /// event that delivered the message).
+    MessageThumbnailsReady(ThumbnailsEvent),
+    /// A bot began streaming a reply; nothing is stored until it completes.
+    StreamStarted(StreamStartedEvent),
+    StreamStatusUpdated(StreamStatusEvent),
+    /// Chunks released together (one, or several coalesced within the window), in index order.
+    StreamChunks(StreamChunksEvent),
+    /// The streamed reply was stored: for a bot stream this stands in for `MessageCreated`.
+    StreamCompleted(StreamCompletedEvent),
+    StreamAborted(StreamAbortedEvent),
 }
 
 impl EventKind {
@@ -52,6 +63,22 @@ impl EventKind {
             EventKind::ParticipantLeft(_) => "ParticipantLeft",
             EventKind::ConversationPinned(_) => "ConversationPinned",
             EventKind::ConversationUnpinned(_) => "ConversationUnpinned",
+            EventKind::MessageThumbnailsReady(_) => "MessageThumbnailsReady",
+            EventKind::StreamStarted(_) => "StreamStarted",
+            EventKind::StreamStatusUpdated(_) => "StreamStatusUpdated",
+            EventKind::StreamChunks(_) => "StreamChunks",
+            EventKind::StreamCompleted(_) => "StreamCompleted",
+            EventKind::StreamAborted(_) => "StreamAborted",
+        }
+    }
+
+    /// The newly stored message this event announces: a `MessageCreated`, or a bot stream's
+    /// `StreamCompleted`. Doors that show new messages use this so they miss neither.
+    pub fn new_message(&self) -> Option<&MessageEvent> {
+        match self {
+            EventKind::MessageCreated(e) => Some(e),
+            EventKind::StreamCompleted(e) => Some(&e.message),
+            _ => None,
         }
     }
 
@@ -67,6 +94,12 @@ impl EventKind {
             EventKind::ConversationCreated(e) | EventKind::ConversationUpdated(e) => &e.conversation.id,
             EventKind::ParticipantJoined(e) | EventKind::ParticipantLeft(e) => &e.conversation_id,
             EventKind::ConversationPinned(e) | EventKind::ConversationUnpinned(e) => &e.conversation_id,
+            EventKind::MessageThumbnailsReady(e) => &e.conversation_id,
+            EventKind::StreamStarted(e) => &e.conversation_id,
+            EventKind::StreamStatusUpdated(e) => &e.conversation_id,
+            EventKind::StreamChunks(e) => &e.conversation_id,
+            EventKind::StreamCompleted(e) => &e.message.message.conversation_id,
+            EventKind::StreamAborted(e) => &e.conversation_id,
         }
     }
 }
@@ -78,6 +111,8 @@ pub struct ConversationSummary {
     pub name: Option<String>,
     pub avatar: Option<MediaReference>,
     pub participant_count: u32,
+    /// The channel of a channel conversation (`WEB`, `WHATSAPP`…).
+    pub channel: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,6 +144,21 @@ pub struct ReactionEvent {
     pub at: Timestamp,
 }
 
+/// The thumbnails now recorded on a message's blocks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailsEvent {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub thumbnails: Vec<BlockThumbnail>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockThumbnail {
+    /// The block's place in the message's `blocks`.
+    pub block_index: u32,
+    pub thumbnail: MediaReference,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TypingEvent {
     pub conversation_id: ConversationId,
@@ -136,4 +186,59 @@ pub struct PinEvent {
     pub conversation_id: ConversationId,
     pub participant_id: ParticipantId,
     pub pinned_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamStartedEvent {
+    pub stream_id: String,
+    /// The id the completed message will have.
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender: ParticipantRef,
+    pub reply_to_message_id: Option<MessageId>,
+    pub client_message_id: Option<String>,
+    pub started_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamStatusEvent {
+    pub stream_id: String,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub status: String,
+    pub detail: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamPart {
+    pub text: String,
+    pub chunk_index: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamChunksEvent {
+    pub stream_id: String,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    /// Contiguous, ascending `chunk_index`, continuing where the previous release ended.
+    pub parts: Vec<StreamPart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamCompletedEvent {
+    pub stream_id: String,
+    pub finish_reason: Option<String>,
+    pub completed_at: Timestamp,
+    /// The stored message, with what notifications need.
+    pub message: MessageEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamAbortedEvent {
+    pub stream_id: String,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub reason: String,
+    pub at: Timestamp,
 }

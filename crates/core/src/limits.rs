@@ -39,6 +39,27 @@ pub struct Limits {
     pub max_search_chars: usize,
     /// How long after a delete the message can still be recovered, in milliseconds.
     pub recover_window_ms: i64,
+    /// Bytes of one uploaded file.
+    pub max_file_bytes: u64,
+    /// Characters in an uploaded file's name.
+    pub max_file_name_chars: usize,
+    /// Media types an upload may have: exact (`application/pdf`) or ending in `*`
+    /// (`image/*`, `application/vnd.openxmlformats-officedocument.*`).
+    pub file_content_types: Vec<String>,
+    /// How long an upload URL can be used, in milliseconds.
+    pub upload_url_ttl_ms: i64,
+    /// Characters in a bot's description.
+    pub max_bot_description_chars: usize,
+    /// Bytes of a bot's `metadata`, as JSON.
+    pub max_bot_metadata_bytes: usize,
+    /// Characters in a bot's topic (`kafkaTopic`); Kafka's own limit is 249.
+    pub max_topic_chars: usize,
+    /// Streams one bot may have open at once.
+    pub max_streams_per_bot: usize,
+    /// Characters in one chunk of a streamed reply.
+    pub max_chunk_chars: usize,
+    /// Chunks in one `POST /api/streams/{id}/chunks` (`parts`).
+    pub max_chunks_per_request: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +82,51 @@ impl Default for Limits {
             max_distinct_reactions: 50,
             max_search_chars: 200,
             recover_window_ms: 10 * 60 * 1000,
+            max_file_bytes: 50 * 1024 * 1024,
+            max_file_name_chars: 255,
+            file_content_types: default_file_content_types(),
+            upload_url_ttl_ms: 15 * 60 * 1000,
+            max_bot_description_chars: 2_048,
+            max_bot_metadata_bytes: 16_384,
+            max_topic_chars: 249,
+            max_streams_per_bot: 16,
+            max_chunk_chars: 4_096,
+            max_chunks_per_request: 100,
         }
     }
+}
+
+/// What may be uploaded by default: media, documents and archives. Types a browser would run
+/// when opened from the server's own origin (HTML, SVG, JavaScript, XML) are left out.
+fn default_file_content_types() -> Vec<String> {
+    [
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/heic",
+        "image/heif",
+        "image/avif",
+        "image/bmp",
+        "image/tiff",
+        "video/*",
+        "audio/*",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/json",
+        "application/zip",
+        "application/gzip",
+        "application/x-7z-compressed",
+        "application/vnd.rar",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.*",
+        "application/vnd.oasis.opendocument.*",
+        "application/octet-stream",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
 }

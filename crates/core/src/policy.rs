@@ -3,15 +3,16 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Conversation, Membership, Message, Participant, SenderType};
-use crate::principal::Principal;
+use crate::principal::{Principal, Role};
 
 /// What the principal may see of a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Access {
     /// Messages with a `seq` above this are visible.
     pub floor_seq: i64,
-    /// The principal's active membership.
-    pub membership: Membership,
+    /// The principal's active membership; `None` for staff handling a channel conversation
+    /// they are not part of.
+    pub membership: Option<Membership>,
 }
 
 /// Another tenant's conversation does not exist for the principal.
@@ -24,7 +25,10 @@ pub fn same_tenant(principal: &Principal, conversation: &Conversation) -> CoreRe
 }
 
 /// Reading and writing a conversation needs an active membership; participants see what was
-/// written after they joined. `membership` is the principal's, if they have one.
+/// written after they joined. The tenant's agents and admins also handle every channel
+/// conversation (customer chats, social inboxes) without being in it, and see all of it; the
+/// tenant's admins likewise handle every support ticket.
+/// `membership` is the principal's, if they have one.
 pub fn access(
     principal: &Principal,
     conversation: &Conversation,
@@ -33,10 +37,21 @@ pub fn access(
     same_tenant(principal, conversation)?;
     match membership {
         Some(m) if m.is_active && m.participant_id == principal.participant_id => {
-            Ok(Access { floor_seq: m.joined_seq, membership: m.clone() })
+            Ok(Access { floor_seq: m.joined_seq, membership: Some(m.clone()) })
+        }
+        _ if handles_channels(principal) && conversation.channel.is_some() => {
+            Ok(Access { floor_seq: 0, membership: None })
+        }
+        _ if principal.role == Role::Admin && conversation.ticket.is_some() => {
+            Ok(Access { floor_seq: 0, membership: None })
         }
         _ => Err(not_a_participant(&conversation.id)),
     }
+}
+
+/// Agents and admins answer the tenant's channel conversations.
+pub fn handles_channels(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Agent | Role::Admin)
 }
 
 pub fn not_a_participant(conversation_id: &str) -> CoreError {
@@ -52,6 +67,45 @@ pub fn conversation_not_found(conversation_id: &str) -> CoreError {
 pub fn message_not_found(message_id: &str) -> CoreError {
     CoreError::not_found("Message.NotFound", format!("Message '{message_id}' was not found"))
         .with_detail("messageId", message_id)
+}
+
+pub fn file_not_found(storage_key: &str) -> CoreError {
+    CoreError::not_found("File.NotFound", format!("File '{storage_key}' was not found"))
+        .with_detail("storageKey", storage_key)
+}
+
+/// Only the participant who uploaded a file deletes it. Another tenant's file does not exist
+/// for the principal.
+pub fn may_delete_file(principal: &Principal, file: &crate::model::StoredFile) -> CoreResult<()> {
+    if file.tenant != principal.tenant {
+        return Err(file_not_found(&file.storage_key));
+    }
+    if file.uploader_id != principal.participant_id {
+        return Err(CoreError::forbidden(
+            "File.NotUploader",
+            "Only the participant who uploaded a file can delete it",
+        )
+        .with_detail("storageKey", &file.storage_key));
+    }
+    Ok(())
+}
+
+/// An upload URL is used by the participant it was granted to; to anyone else, including
+/// another tenant, it does not exist.
+pub fn may_use_upload_grant(principal: &Principal, grant: &crate::model::UploadGrant) -> CoreResult<()> {
+    if grant.tenant == principal.tenant && grant.uploader_id == principal.participant_id {
+        Ok(())
+    } else {
+        Err(upload_not_found(&grant.id))
+    }
+}
+
+pub fn upload_not_found(upload_id: &str) -> CoreError {
+    CoreError::not_found(
+        "Upload.NotFound",
+        format!("Upload '{upload_id}' was not found; ask for a new upload URL"),
+    )
+    .with_detail("uploadId", upload_id)
 }
 
 /// Only the sender edits a message, and not once it is deleted.
@@ -113,6 +167,25 @@ pub fn may_write_participant(
     }
 }
 
+/// Bots are managed by developers (`role=dev`) of the tenant. To anyone else the management API
+/// does not exist: NotFound, not Forbidden, so it does not even confirm a bot's id.
+pub fn may_manage_bots(principal: &Principal) -> CoreResult<()> {
+    if principal.role == crate::principal::Role::Dev {
+        Ok(())
+    } else {
+        Err(CoreError::not_found("Bot.NotFound", "Not found"))
+    }
+}
+
+/// Only a bot's own credential acts as the bot (event stream, streamed replies).
+pub fn must_be_bot(principal: &Principal) -> CoreResult<()> {
+    if principal.role == crate::principal::Role::Bot {
+        Ok(())
+    } else {
+        Err(CoreError::forbidden("Bot.TokenRequired", "This needs a bot token (POST /api/bots/{id}/token)"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +206,8 @@ mod tests {
                 last_message_at: None,
                 last_message_id: None,
                 last_seq: 10,
+                channel: None,
+                ticket: None,
             },
             members: members
                 .iter()
@@ -169,6 +244,41 @@ mod tests {
         let err =
             access(&Principal::new("t2", "a", Role::User), &d.conversation, d.membership("a")).unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn agents_and_admins_handle_channel_conversations_of_their_tenant_only() {
+        let mut d = details("a", &[("a", true, 5)]);
+        let agent = Principal::new("t1", "agent", Role::Agent);
+        assert!(access(&agent, &d.conversation, None).is_err(), "not a channel conversation");
+        d.conversation.channel = Some(ChannelFacet { channel: "WEB".into(), ..Default::default() });
+        let seen = access(&agent, &d.conversation, None).unwrap();
+        assert_eq!((seen.floor_seq, seen.membership), (0, None));
+        assert!(access(&Principal::new("t1", "admin", Role::Admin), &d.conversation, None).is_ok());
+        assert!(access(&Principal::new("t1", "u", Role::User), &d.conversation, None).is_err());
+        assert!(access(&Principal::new("t1", "d", Role::Dev), &d.conversation, None).is_err());
+        let other_tenant = access(&Principal::new("t2", "agent", Role::Agent), &d.conversation, None);
+        assert_eq!(other_tenant.unwrap_err().kind, crate::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn only_the_uploader_deletes_a_file_and_other_tenants_do_not_see_it() {
+        let file = StoredFile {
+            storage_key: "K/a.png".into(),
+            tenant: "t1".into(),
+            uploader_id: "ana".into(),
+            file_name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 1,
+            created_at: Timestamp::from_unix_ms(0),
+            thumbnail_key: None,
+            thumbnail_of: None,
+        };
+        assert!(may_delete_file(&Principal::new("t1", "ana", Role::User), &file).is_ok());
+        let other = may_delete_file(&Principal::new("t1", "ben", Role::Admin), &file).unwrap_err();
+        assert_eq!(other.kind, crate::ErrorKind::Forbidden);
+        let foreign = may_delete_file(&Principal::new("t2", "ana", Role::User), &file).unwrap_err();
+        assert_eq!(foreign.kind, crate::ErrorKind::NotFound);
     }
 
     #[test]

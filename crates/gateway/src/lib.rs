@@ -3,21 +3,35 @@
 //!
 //! # Layout
 //! - [`rest`]: the Chat Gateway REST API (seed 002): RFC 7807 errors, camelCase JSON.
+//! - [`customers`]: the customer gateway (seed 003): customer tokens, `/ws/chat`, and the
+//!   agents' customer API in the `{success, data}` envelope.
 //! - [`hubs`]: the Chat Gateway's SignalR hubs (`/hubs/chat`, `/hubs/notifications`) and the
 //!   renderer that turns core events into hub messages.
-//! - [`auth`]: authentication (JWTs, password hashes), turning credentials into principals.
+//! - [`bots`]: the Bot API, bots' streamed replies, and delivery of messages to bots (webhooks,
+//!   event streams).
+//! - [`proxy`]: `/api/proxy/{service}/…`, forwarded to configured upstream services.
+//! - [`files`]: file bytes in local or S3 storage, signed download URLs, thumbnails (the
+//!   `/api/files` handlers are in `rest`).
+//! - [`auth`]: authentication (JWTs, password hashes, Google and DsAccount logins), turning
+//!   credentials into principals.
 //! - [`http`]: plumbing shared by the HTTP doors: request ids, rate limits, problem answers.
+//! - [`socketio`]: the Socket.IO namespaces (support desk, ChatOmni, WhatsApp dashboard).
 //! - [`state`]: what every handler can reach: the core, the token service, the configuration.
 //! - [`wire`]: JSON decoding shared by the doors, with errors that name the field.
 
 pub mod auth;
+pub mod bots;
+pub mod customers;
+pub mod files;
 pub mod http;
 pub mod hubs;
+pub mod proxy;
 pub mod rest;
+pub mod socketio;
 pub mod state;
 pub mod wire;
 
-pub use state::{AppState, GatewayConfig, HubSettings};
+pub use state::{AppState, CustomerSettings, GatewayConfig, HubSettings};
 
 use axum::Router;
 
@@ -26,14 +40,24 @@ use axum::Router;
 pub struct Gateway {
     router: Router,
     hubs: hubs::Hubs,
+    sockets: socketio::SocketDoors,
 }
 
 impl Gateway {
     /// Builds every door over `state` and starts rendering core events for the real-time ones.
     pub fn start(state: AppState) -> Gateway {
-        let hubs = hubs::Hubs::start(state.core.clone(), state.tokens.clone(), state.config.hubs.options());
-        let router = rest::router(state, hubs.routes());
-        Gateway { router, hubs }
+        let hubs = hubs::Hubs::start(
+            state.core.clone(),
+            state.tokens.clone(),
+            state.config.hubs.options(),
+            state.files.media_urls(),
+        );
+        files::start(state.core.clone(), state.files.clone());
+        let customers = customers::CustomerDoor::start(state.clone());
+        let doors = hubs.routes().merge(customers.routes()).merge(bots::start(&state)).merge(proxy::routes());
+        let (socket_layer, sockets) = socketio::SocketDoors::start(&state);
+        let router = rest::router(state, doors).layer(socket_layer);
+        Gateway { router, hubs, sockets }
     }
 
     pub fn router(&self) -> Router {
@@ -43,5 +67,6 @@ impl Gateway {
     /// Asks every real-time client to reconnect; part of a graceful shutdown.
     pub fn close_realtime(&self, reason: &str) {
         self.hubs.close_all(reason);
+        self.sockets.close_all();
     }
 }

@@ -28,7 +28,10 @@ macro_rules! participant_columns {
 macro_rules! conversation_columns {
     () => {
         "c.id, c.tenant, c.name, c.avatar, c.owner_id, c.created_at, c.updated_at, \
-         c.last_message_at, c.last_message_id, c.last_seq"
+         c.last_message_at, c.last_message_id, c.last_seq, c.channel, c.channel_customer_id, \
+         c.channel_account_id, c.channel_external_chat_id, c.ticket_title, c.ticket_category, \
+         c.ticket_priority, c.ticket_status, c.ticket_requester_id, c.ticket_assigned_admin_id, \
+         c.ticket_guest_name, c.ticket_guest_email"
     };
 }
 macro_rules! membership_columns {
@@ -41,7 +44,8 @@ macro_rules! message_columns {
     () => {
         "m.id, m.conversation_id, m.seq, m.sender_id, m.sender_type, m.blocks, m.plain_text, \
          m.reply_to_message_id, m.quick_replies, m.mentions, m.client_message_id, \
-         m.system_event, m.created_at, m.updated_at, m.edited_at, m.deleted_at, m.deleted_by"
+         m.system_event, m.external, m.created_at, m.updated_at, m.edited_at, m.deleted_at, \
+         m.deleted_by"
     };
 }
 /// What a participant's conversation list is ordered by.
@@ -131,7 +135,35 @@ fn conversation_from(row: &DbRow) -> StoreResult<Conversation> {
         last_message_at: get_opt_ts(row, "last_message_at")?,
         last_message_id: get(row, "last_message_id")?,
         last_seq: get(row, "last_seq")?,
+        channel: match get::<Option<String>>(row, "channel")? {
+            None => None,
+            Some(channel) => Some(ChannelFacet {
+                channel,
+                customer_id: get(row, "channel_customer_id")?,
+                account_id: get(row, "channel_account_id")?,
+                external_chat_id: get(row, "channel_external_chat_id")?,
+            }),
+        },
+        ticket: ticket_from(row)?,
     })
+}
+
+fn ticket_from(row: &DbRow) -> StoreResult<Option<TicketFacet>> {
+    let Some(title) = get::<Option<String>>(row, "ticket_title")? else { return Ok(None) };
+    fn parse<T>(row: &DbRow, column: &str, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+        let text: String = get::<Option<String>>(row, column)?.unwrap_or_default();
+        parse(&text).ok_or_else(|| StoreError::Backend(format!("column `{column}` holds `{text}`")))
+    }
+    Ok(Some(TicketFacet {
+        title,
+        category: parse(row, "ticket_category", TicketCategory::parse)?,
+        priority: parse(row, "ticket_priority", TicketPriority::parse)?,
+        status: parse(row, "ticket_status", TicketStatus::parse)?,
+        requester_id: get::<Option<String>>(row, "ticket_requester_id")?.unwrap_or_default(),
+        assigned_admin_id: get(row, "ticket_assigned_admin_id")?,
+        guest_name: get(row, "ticket_guest_name")?,
+        guest_email: get(row, "ticket_guest_email")?,
+    }))
 }
 
 fn membership_from(row: &DbRow) -> StoreResult<Membership> {
@@ -165,6 +197,7 @@ fn message_from(row: &DbRow) -> StoreResult<Message> {
         mentions: get_json(row, "mentions")?,
         client_message_id: get(row, "client_message_id")?,
         system_event: get_json(row, "system_event")?,
+        external: get_json(row, "external")?,
         reactions: Vec::new(),
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
@@ -200,8 +233,8 @@ async fn append_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Message> {
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_type, blocks, \
          plain_text, reply_to_message_id, quick_replies, mentions, client_message_id, \
-         system_event, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+         system_event, created_at, updated_at, external, external_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
     )
     .bind(&m.id)
     .bind(&m.conversation_id)
@@ -216,6 +249,8 @@ async fn append_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Message> {
     .bind(&m.client_message_id)
     .bind(opt_json(&m.system_event)?)
     .bind(m.created_at.unix_ms())
+    .bind(opt_json(&m.external)?)
+    .bind(m.external.as_ref().map(|e| e.id.clone()))
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -233,6 +268,7 @@ async fn append_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Message> {
         mentions: m.mentions.clone(),
         client_message_id: m.client_message_id.clone(),
         system_event: m.system_event.clone(),
+        external: m.external.clone(),
         reactions: Vec::new(),
         created_at: m.created_at,
         updated_at: m.created_at,
@@ -522,8 +558,12 @@ impl ChatStore for SqlStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
-             last_message_at, last_message_id, last_seq, search_name) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             last_message_at, last_message_id, last_seq, search_name, channel, channel_customer_id, \
+             channel_account_id, channel_external_chat_id, ticket_title, ticket_category, \
+             ticket_priority, ticket_status, ticket_requester_id, ticket_assigned_admin_id, \
+             ticket_guest_name, ticket_guest_email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, $22, $23)",
         )
         .bind(&c.id)
         .bind(&c.tenant)
@@ -536,6 +576,18 @@ impl ChatStore for SqlStore {
         .bind(&c.last_message_id)
         .bind(c.last_seq)
         .bind(search_key(c.name.as_deref().unwrap_or_default()))
+        .bind(c.channel.as_ref().map(|f| f.channel.clone()))
+        .bind(c.channel.as_ref().and_then(|f| f.customer_id.clone()))
+        .bind(c.channel.as_ref().and_then(|f| f.account_id.clone()))
+        .bind(c.channel.as_ref().and_then(|f| f.external_chat_id.clone()))
+        .bind(c.ticket.as_ref().map(|t| t.title.clone()))
+        .bind(c.ticket.as_ref().map(|t| t.category.as_str()))
+        .bind(c.ticket.as_ref().map(|t| t.priority.as_str()))
+        .bind(c.ticket.as_ref().map(|t| t.status.as_str()))
+        .bind(c.ticket.as_ref().map(|t| t.requester_id.clone()))
+        .bind(c.ticket.as_ref().and_then(|t| t.assigned_admin_id.clone()))
+        .bind(c.ticket.as_ref().and_then(|t| t.guest_name.clone()))
+        .bind(c.ticket.as_ref().and_then(|t| t.guest_email.clone()))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -800,6 +852,19 @@ impl ChatStore for SqlStore {
 
     async fn append_message(&self, m: &NewMessage) -> StoreResult<Appended> {
         let mut tx = self.begin().await?;
+        if let Some(external) = &m.external {
+            let sql = concat!(
+                "SELECT ", message_columns!(), " FROM messages m WHERE m.conversation_id = $1 AND m.external_id = $2"
+            );
+            let existing =
+                sqlx::query(sql).bind(&m.conversation_id).bind(&external.id).fetch_optional(&mut *tx).await.map_err(db_err)?;
+            if let Some(row) = existing {
+                let message = message_from(&row)?;
+                drop(tx);
+                let mut found = self.with_reactions(vec![message]).await?;
+                return Ok(Appended::Duplicate(found.remove(0)));
+            }
+        }
         if let Some(client_id) = &m.client_message_id {
             let sql = concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.conversation_id = $1 \
                  AND m.sender_id = $2 AND m.client_message_id = $3");

@@ -18,6 +18,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 // The shared SQL: the `Store` itself and the chat area (see shared.rs). Each further area of the
 // domain adds its file here, implementing its store trait in the same portable SQL.
 include!("shared.rs");
+include!("customers.rs");
+include!("files.rs");
+include!("bots.rs");
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

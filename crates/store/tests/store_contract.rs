@@ -49,6 +49,8 @@ async fn conversation(store: &dyn Store, id: &str, members: &[&str], created: i6
         last_message_at: None,
         last_message_id: None,
         last_seq: 0,
+        channel: None,
+        ticket: None,
     };
     let m: Vec<Membership> = members
         .iter()
@@ -81,6 +83,7 @@ fn message(conversation: &str, sender: &str, text: &str, ms: i64) -> NewMessage 
         mentions: None,
         client_message_id: None,
         system_event: None,
+        external: None,
         created_at: at(ms),
     }
 }
@@ -316,5 +319,99 @@ async fn unique_names_are_unique_per_tenant() {
             (stored.full_name.as_str(), stored.created_at, stored.updated_at),
             ("Renamed", at(0), at(9))
         );
+    }
+}
+
+fn customer(id: &str, name: &str, channel: CustomerChannel, channel_id: &str) -> Customer {
+    Customer {
+        tenant: "t".into(),
+        id: id.into(),
+        name: name.into(),
+        primary_channel: channel,
+        identities: vec![CustomerIdentity { channel, channel_id: channel_id.into() }],
+        email: None,
+        phone: None,
+        tags: vec!["vip".into()],
+        notes: None,
+        active: true,
+        last_interaction_at: None,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_channel_identity_is_one_customer_even_when_asked_at_once() {
+    for f in stores().await {
+        let identity = CustomerIdentity { channel: CustomerChannel::Whatsapp, channel_id: "+7700".into() };
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let store = f.store.clone();
+                let identity = identity.clone();
+                tokio::spawn(async move {
+                    let new = customer(&format!("c{i}"), "Ana", CustomerChannel::Whatsapp, "+7700");
+                    store.customer_for_identity(&identity, &new).await.unwrap().id
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every caller got the same customer: {ids:?}");
+        let stored = f.store.customer("t", &ids[0]).await.unwrap().unwrap();
+        assert_eq!(stored.identities, vec![identity]);
+        // The customer speaks as a participant of the same id.
+        let p = f.store.participant("t", &ids[0]).await.unwrap().unwrap();
+        assert_eq!((p.kind, p.full_name.as_str()), (ParticipantKind::Customer, "Ana"));
+        // The same channel id on another channel is another customer.
+        let line = CustomerIdentity { channel: CustomerChannel::Line, channel_id: "+7700".into() };
+        let other = f.store.customer_for_identity(&line, &customer("x", "Ana", CustomerChannel::Line, "+7700")).await.unwrap();
+        assert_ne!(other.id, ids[0]);
+    }
+}
+
+#[tokio::test]
+async fn customer_tokens_work_until_they_expire() {
+    for f in stores().await {
+        let c = customer("c1", "Ben", CustomerChannel::Web, "w1");
+        f.store.create_customer(&c).await.unwrap();
+        f.store.insert_customer_token(&c, CustomerChannel::Web, "hash-1", at(1_000), at(0)).await.unwrap();
+        let (found, channel) = f.store.customer_by_token("hash-1", at(999)).await.unwrap().unwrap();
+        assert_eq!((found.id.as_str(), channel), ("c1", CustomerChannel::Web));
+        assert!(f.store.customer_by_token("hash-1", at(1_000)).await.unwrap().is_none(), "expired");
+        assert!(f.store.customer_by_token("other", at(0)).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn customers_filter_and_page_with_a_total() {
+    for f in stores().await {
+        for (i, (name, channel)) in
+            [("Đức Anh", CustomerChannel::Sms), ("Duc Binh", CustomerChannel::Line), ("Mai", CustomerChannel::Sms)]
+                .into_iter()
+                .enumerate()
+        {
+            let mut c = customer(&format!("c{i}"), name, channel, &format!("id{i}"));
+            c.created_at = at(i as i64);
+            c.active = i != 1;
+            f.store.create_customer(&c).await.unwrap();
+        }
+        let q = |name: Option<&str>, channel, active, page, size| CustomerQuery {
+            name: name.map(str::to_owned),
+            channel,
+            active,
+            page,
+            size,
+        };
+        let (page, total) = f.store.customers("t", &q(Some("duc"), None, None, 0, 1)).await.unwrap();
+        assert_eq!((page.len(), total), (1, 2));
+        assert_eq!(page[0].id, "c1", "newest first");
+        let (page, _) = f.store.customers("t", &q(Some("duc"), None, None, 1, 1)).await.unwrap();
+        assert_eq!(page[0].id, "c0");
+        let (sms, total) = f.store.customers("t", &q(None, Some(CustomerChannel::Sms), Some(true), 0, 10)).await.unwrap();
+        assert_eq!((sms.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), total), (vec!["c2", "c0"], 2));
+        assert_eq!(f.store.customers("other", &q(None, None, None, 0, 10)).await.unwrap().1, 0);
     }
 }

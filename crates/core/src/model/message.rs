@@ -102,6 +102,28 @@ pub struct ReactionGroup {
     pub participant_ids: Vec<ParticipantId>,
 }
 
+/// Where a message came from on an outside platform (a WhatsApp message, a Facebook comment),
+/// as the connector that brought it described it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalMessage {
+    /// The platform's id of the message; a message is stored once per conversation and id.
+    pub id: String,
+    /// The platform's kind of message (`text`, `comment`, `image`…).
+    pub message_type: String,
+    /// Sent by the account itself (the business), not by the person on the other side.
+    pub from_me: bool,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    /// The post a comment is on, and the comment it answers.
+    pub object_id: Option<String>,
+    pub parent_id: Option<String>,
+    /// When the platform says it was sent.
+    pub sent_at: Option<Timestamp>,
+    /// The platform's own object, kept as received.
+    pub raw: Option<serde_json::Value>,
+}
+
 /// A stored message. `seq` is its place in the conversation's total order (1, 2, 3…).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -117,6 +139,8 @@ pub struct Message {
     pub mentions: Option<Vec<Mention>>,
     pub client_message_id: Option<String>,
     pub system_event: Option<SystemEvent>,
+    /// Set for messages that came from (or went to) an outside platform.
+    pub external: Option<ExternalMessage>,
     pub reactions: Vec<ReactionGroup>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -173,6 +197,7 @@ pub struct NewMessage {
     pub mentions: Option<Vec<Mention>>,
     pub client_message_id: Option<String>,
     pub system_event: Option<SystemEvent>,
+    pub external: Option<ExternalMessage>,
     pub created_at: Timestamp,
     /// `(block index, kind)` of every block the media listing shows.
     pub media: Vec<(u32, MediaKind)>,

@@ -2,13 +2,19 @@
 //! `service`.
 
 pub mod block;
+pub mod bot;
 pub mod conversation;
+pub mod customer;
+pub mod file;
 pub mod media;
 pub mod message;
 pub mod participant;
 
 pub use block::*;
+pub use bot::*;
 pub use conversation::*;
+pub use customer::*;
+pub use file::{StoredFile, UploadGrant};
 pub use media::MediaReference;
 pub use message::*;
 pub use participant::*;

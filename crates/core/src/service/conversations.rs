@@ -77,6 +77,8 @@ impl Core {
             last_message_at: None,
             last_message_id: None,
             last_seq: 0,
+            channel: None,
+            ticket: None,
         };
         let members: Vec<Membership> = ids
             .iter()
@@ -405,7 +407,13 @@ impl Core {
     pub async fn pin_conversation(&self, principal: &Principal, id: &str, pinned: bool) -> CoreResult<()> {
         let _guard = self.lock(id).await;
         let (_, access) = self.seen(principal, id).await?;
-        if access.membership.is_pinned == pinned {
+        let Some(membership) = access.membership else {
+            return Err(CoreError::forbidden(
+                "Conversation.PinNeedsMembership",
+                "Only participants pin a conversation; add yourself to it first",
+            ));
+        };
+        if membership.is_pinned == pinned {
             return Ok(());
         }
         let pinned_at = pinned.then(|| self.clock.now());
@@ -467,6 +475,7 @@ impl Core {
                 target_ids: targets.iter().map(|t| (*t).to_owned()).collect(),
                 metadata,
             }),
+            external: None,
             created_at: at,
             media: Vec::new(),
         }

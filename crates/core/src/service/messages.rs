@@ -81,11 +81,15 @@ impl Core {
             mentions: input.mentions,
             client_message_id: input.client_message_id,
             system_event: None,
+            external: None,
             created_at: self.clock.now(),
         };
         match self.store.append_message(&new).await? {
             Appended::Duplicate(message) => Ok(Sent { message: redacted(message), created: false }),
             Appended::Created(message) => {
+                if principal.role == Role::Customer {
+                    self.store.touch_customer(&principal.tenant, &principal.participant_id, message.created_at).await?;
+                }
                 let sender = self.person(principal).await?;
                 let recipients = self.audience(conversation_id).await?;
                 self.publish(

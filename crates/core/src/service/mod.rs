@@ -5,17 +5,27 @@
 //! the store commit through the publish, so on any one node the events of a conversation leave in
 //! the order their changes were committed.
 
+mod bots;
 mod conversations;
+mod customers;
+mod files;
+mod logins;
 mod messages;
 mod participants;
+mod streams;
 
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use bots::{BotListing, BotPatch, NewBot};
 pub use conversations::{ConversationPatch, NewConversation};
+pub use customers::{CustomerInput, CustomerPatch};
+pub use files::{MadeThumbnail, UploadRequest};
 pub use messages::{EditMessage, HistoryQuery, SendMessage, Sent};
+pub use logins::ExternalIdentity;
 pub use participants::ParticipantInput;
+pub use streams::{CompleteStream, IDLE_ABORT_REASON, StartStream, StartedStream, StreamSettings, Streams};
 
 use crate::bus::Bus;
 use crate::clock::Clock;
@@ -191,5 +201,6 @@ fn summary(conversation: &Conversation, active_participants: usize) -> Conversat
         name: conversation.name.clone(),
         avatar: conversation.avatar.clone(),
         participant_count: active_participants as u32,
+        channel: conversation.channel.as_ref().map(|f| f.channel.clone()),
     }
 }

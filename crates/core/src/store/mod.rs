@@ -4,13 +4,19 @@
 //! One trait per area of the domain ([`ChatStore`], …); [`Store`] is all of them, which is what
 //! the core is given. A new area adds its trait here and its implementation beside the others.
 
+mod bots;
 mod chat;
+mod customers;
+mod files;
 
+pub use bots::{BotPage, BotStore};
 pub use chat::ChatStore;
+pub use customers::CustomerStore;
+pub use files::{FileStore, GrantState};
 
 /// Everything the core keeps: every area, plus what concerns the store as a whole.
 #[async_trait::async_trait]
-pub trait Store: ChatStore {
+pub trait Store: ChatStore + CustomerStore + BotStore + FileStore {
     /// What the store is, for logs: `sqlite:./data/chatgate.db (WAL)`…
     fn describe(&self) -> String;
 

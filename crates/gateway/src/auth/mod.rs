@@ -3,7 +3,11 @@
 //!
 //! [`Principal`]: chatgate_core::Principal
 
+pub mod customer_tokens;
+pub mod dsaccount;
+pub mod google;
 pub mod passwords;
+pub mod providers;
 pub mod tokens;
 
 pub use tokens::{Claims, TokenError, Tokens, parse_duration};

@@ -98,6 +98,18 @@ impl Tokens {
     }
 }
 
+/// `serde(with)` for durations written as text in configuration files (`24h`, `90s`).
+pub mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parses `30s`, `15m`, `1h`, `7d` (or plain seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();

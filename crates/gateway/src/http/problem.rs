@@ -118,6 +118,7 @@ fn type_uri(status: StatusCode) -> &'static str {
         404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
         405 => "https://tools.ietf.org/html/rfc9110#section-15.5.6",
         409 => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
+        416 => "https://tools.ietf.org/html/rfc9110#section-15.5.17",
         429 => "https://tools.ietf.org/html/rfc6585#section-4",
         _ => "https://tools.ietf.org/html/rfc9110#section-15.6.1",
     }

@@ -64,6 +64,24 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
+/// One limit per client address (0 per second: no limit).
+pub struct IpLimit(Limiter<IpAddr>);
+
+impl IpLimit {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        IpLimit(Limiter::new(per_second, burst))
+    }
+
+    /// `Err(seconds to wait)` when over the limit.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        self.0.check(&ip)
+    }
+
+    pub fn forget_idle(&self) {
+        self.0.forget_idle();
+    }
+}
+
 pub struct RateLimits {
     per_ip: Limiter<IpAddr>,
     per_user: Limiter<(String, String)>,

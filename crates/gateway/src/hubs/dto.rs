@@ -4,6 +4,10 @@
 use std::collections::BTreeMap;
 
 use chatgate_core::event::{MembershipEvent, MessageEvent, ReactionEvent, TypingEvent};
+use chatgate_core::event::{
+    StreamAbortedEvent, StreamChunksEvent, StreamCompletedEvent, StreamPart, StreamStartedEvent,
+    StreamStatusEvent,
+};
 use chatgate_core::model::*;
 use chatgate_core::validate::preview_of;
 use chatgate_core::{CoreError, ErrorKind, Timestamp};
@@ -365,4 +369,188 @@ pub struct ConversationPinnedDto {
 #[serde(rename_all = "camelCase")]
 pub struct ConversationUnpinnedDto {
     pub conversation_id: String,
+}
+
+/// `MessageThumbnailsReady`: thumbnails made in the background, by block index.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageThumbnailsReadyDto {
+    pub message_id: String,
+    pub conversation_id: String,
+    pub thumbnails: Vec<MessageThumbnailDto>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageThumbnailDto {
+    pub block_index: u32,
+    pub thumbnail: MediaReference,
+}
+
+impl From<&chatgate_core::event::ThumbnailsEvent> for MessageThumbnailsReadyDto {
+    fn from(e: &chatgate_core::event::ThumbnailsEvent) -> Self {
+        MessageThumbnailsReadyDto {
+            message_id: e.message_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            thumbnails: e
+                .thumbnails
+                .iter()
+                .map(|t| MessageThumbnailDto { block_index: t.block_index, thumbnail: t.thumbnail.clone() })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamStartedDto {
+    pub stream_id: String,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub sender_name: String,
+    pub sender_avatar: Option<MediaReference>,
+    pub reply_to_message_id: Option<String>,
+    pub started_at: Timestamp,
+    pub client_message_id: Option<String>,
+}
+
+impl From<&StreamStartedEvent> for StreamStartedDto {
+    fn from(e: &StreamStartedEvent) -> Self {
+        StreamStartedDto {
+            stream_id: e.stream_id.clone(),
+            message_id: e.message_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            sender_id: e.sender.id.clone(),
+            sender_name: e.sender.name.clone(),
+            sender_avatar: e.sender.avatar.clone(),
+            reply_to_message_id: e.reply_to_message_id.clone(),
+            started_at: e.started_at,
+            client_message_id: e.client_message_id.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamStatusUpdatedDto {
+    pub stream_id: String,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+impl From<&StreamStatusEvent> for StreamStatusUpdatedDto {
+    fn from(e: &StreamStatusEvent) -> Self {
+        StreamStatusUpdatedDto {
+            stream_id: e.stream_id.clone(),
+            message_id: e.message_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            status: e.status.clone(),
+            detail: e.detail.clone(),
+            updated_at: e.at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamChunkReceivedDto {
+    pub stream_id: String,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub text: String,
+    pub chunk_index: u32,
+}
+
+impl StreamChunkReceivedDto {
+    pub fn new(e: &StreamChunksEvent, part: &StreamPart) -> Self {
+        StreamChunkReceivedDto {
+            stream_id: e.stream_id.clone(),
+            message_id: e.message_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            text: part.text.clone(),
+            chunk_index: part.chunk_index,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamChunkPartDto {
+    pub text: String,
+    pub chunk_index: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamChunkBatchReceivedDto {
+    pub stream_id: String,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub parts: Vec<StreamChunkPartDto>,
+}
+
+impl From<&StreamChunksEvent> for StreamChunkBatchReceivedDto {
+    fn from(e: &StreamChunksEvent) -> Self {
+        StreamChunkBatchReceivedDto {
+            stream_id: e.stream_id.clone(),
+            message_id: e.message_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            parts: e
+                .parts
+                .iter()
+                .map(|p| StreamChunkPartDto { text: p.text.clone(), chunk_index: p.chunk_index })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamCompletedDto {
+    pub stream_id: String,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub message: ChatMessageDto,
+    pub completed_at: Timestamp,
+    pub finish_reason: Option<String>,
+}
+
+impl From<&StreamCompletedEvent> for StreamCompletedDto {
+    fn from(e: &StreamCompletedEvent) -> Self {
+        StreamCompletedDto {
+            stream_id: e.stream_id.clone(),
+            message_id: e.message.message.id.clone(),
+            conversation_id: e.message.message.conversation_id.clone(),
+            message: ChatMessageDto::from(&e.message),
+            completed_at: e.completed_at,
+            finish_reason: e.finish_reason.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamAbortedDto {
+    pub stream_id: String,
+    pub message_id: String,
+    pub conversation_id: String,
+    pub reason: String,
+    pub aborted_at: Timestamp,
+}
+
+impl From<&StreamAbortedEvent> for StreamAbortedDto {
+    fn from(e: &StreamAbortedEvent) -> Self {
+        StreamAbortedDto {
+            stream_id: e.stream_id.clone(),
+            message_id: e.message_id.clone(),
+            conversation_id: e.conversation_id.clone(),
+            reason: e.reason.clone(),
+            aborted_at: e.at,
+        }
+    }
 }

@@ -44,7 +44,12 @@ pub struct Hubs {
 
 impl Hubs {
     /// Builds both hubs and starts rendering core events for them.
-    pub fn start(core: Arc<Core>, tokens: Arc<Tokens>, options: HubOptions) -> Hubs {
+    pub fn start(
+        core: Arc<Core>,
+        tokens: Arc<Tokens>,
+        options: HubOptions,
+        media_urls: crate::files::MediaUrls,
+    ) -> Hubs {
         let authenticate: Authenticator = Arc::new(move |token: Option<&str>| {
             let token = token.ok_or_else(|| "An access token is required".to_owned())?;
             tokens.verify(token).map(Member).map_err(|e| e.0)
@@ -53,7 +58,7 @@ impl Hubs {
             chat: chat::hub(core.clone(), authenticate.clone(), options.clone()),
             notifications: notifications::hub(authenticate, options),
         };
-        tokio::spawn(render::run(core.subscribe(), hubs.clone()));
+        tokio::spawn(render::run(core.subscribe(), hubs.clone(), media_urls));
         hubs
     }
 

@@ -8,9 +8,13 @@ use futures_util::StreamExt;
 use super::dto::*;
 use super::{Hubs, conversation_group, user_key};
 
-pub async fn run(mut events: chatgate_core::EventStream, hubs: Hubs) {
+/// Renders every event; media references get signed URLs first when downloads need them.
+pub async fn run(mut events: chatgate_core::EventStream, hubs: Hubs, media_urls: crate::files::MediaUrls) {
     while let Some(event) = events.next().await {
-        render(&hubs, &event);
+        match media_urls.fill_event(&event, chatgate_core::Timestamp::now()) {
+            Some(signed) => render(&hubs, &signed),
+            None => render(&hubs, &event),
+        }
     }
 }
 
@@ -147,6 +151,61 @@ pub fn render(hubs: &Hubs, event: &Event) {
         EventKind::ConversationUnpinned(e) => {
             let dto = ConversationUnpinnedDto { conversation_id: e.conversation_id.clone() };
             notes.send_to_user(&user_key(tenant, &e.participant_id), "ConversationUnpinned", &(dto,));
+        }
+        EventKind::MessageThumbnailsReady(e) => {
+            chat.send_to_group(
+                &conversation_group(&e.conversation_id),
+                "MessageThumbnailsReady",
+                &(MessageThumbnailsReadyDto::from(e),),
+            );
+        }
+        EventKind::StreamStarted(e) => {
+            chat.send_to_group(
+                &conversation_group(&e.conversation_id),
+                "StreamStarted",
+                &(StreamStartedDto::from(e),),
+            );
+        }
+        EventKind::StreamStatusUpdated(e) => {
+            let group = conversation_group(&e.conversation_id);
+            chat.send_to_group(&group, "StreamStatusUpdated", &(StreamStatusUpdatedDto::from(e),));
+        }
+        EventKind::StreamChunks(e) => {
+            // One chunk goes out as itself; chunks coalesced in one window go out as a batch.
+            let group = conversation_group(&e.conversation_id);
+            match e.parts.as_slice() {
+                [part] => chat.send_to_group(
+                    &group,
+                    "StreamChunkReceived",
+                    &(StreamChunkReceivedDto::new(e, part),),
+                ),
+                _ => chat.send_to_group(
+                    &group,
+                    "StreamChunkBatchReceived",
+                    &(StreamChunkBatchReceivedDto::from(e),),
+                ),
+            }
+        }
+        EventKind::StreamCompleted(e) => {
+            // The completed reply replaces MessageReceived, and notifies like any new message.
+            let m = &e.message;
+            let group = conversation_group(&m.message.conversation_id);
+            chat.send_to_group(&group, "StreamCompleted", &(StreamCompletedDto::from(e),));
+            let others: Vec<String> =
+                m.recipients.iter().filter(|r| **r != m.message.sender_id).cloned().collect();
+            let keys = users(&others);
+            notes.send_to_users(
+                keys.iter().map(String::as_str),
+                "NewMessageNotification",
+                &(NewMessageNotificationDto::from(m),),
+            );
+        }
+        EventKind::StreamAborted(e) => {
+            chat.send_to_group(
+                &conversation_group(&e.conversation_id),
+                "StreamAborted",
+                &(StreamAbortedDto::from(e),),
+            );
         }
     }
 }

@@ -71,20 +71,12 @@ pub async fn dev_login(
     }))
 }
 
-/// Providers other than `dev`: known ones that are not configured, unknown ones.
-pub async fn provider_login(ApiPath(provider): ApiPath<String>) -> ApiError {
-    match provider.as_str() {
-        "google" => ApiError::from(CoreError::not_found(
-            "Auth.ProviderNotConfigured",
-            "Google login is not configured: set CHATGATE_GOOGLE_CLIENT_ID and CHATGATE_GOOGLE_JWKS_URL",
-        )),
-        "dsaccount" => ApiError::from(CoreError::not_found(
-            "Auth.ProviderNotConfigured",
-            "DsAccount login is not configured: set CHATGATE_DSACCOUNT_INTROSPECT_URL",
-        )),
-        other => ApiError::from(CoreError::not_found(
-            "Auth.UnknownProvider",
-            format!("Unknown login provider '{other}' (known: dev, google, dsaccount)"),
-        )),
-    }
+/// Providers other than `dev` (Google, DsAccount; see `auth::providers`): verify the provider's
+/// token, create or update the participant, answer `AuthResponse`.
+pub async fn provider_login(
+    State(state): State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<crate::auth::providers::ProviderLoginRequest>,
+) -> Result<Json<AuthResponse>, ApiError> {
+    Ok(Json(crate::auth::providers::login(&state, &provider, body).await?))
 }

@@ -6,6 +6,7 @@ mod auth;
 mod conversations;
 pub mod dto;
 pub mod extract;
+mod files;
 mod health;
 mod messages;
 mod participants;
@@ -56,11 +57,14 @@ pub fn router(state: AppState, realtime: Router<AppState>) -> Router {
         .route("/api/messages/{id}/reactions/{emoji}", axum::routing::delete(messages::remove_reaction))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .merge(files::routes(state.core.limits().max_file_bytes))
         .merge(realtime)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
-    api.layer(middleware::from_fn_with_state(state.clone(), limit_per_ip))
+    // Signed media URLs are added to answers on their way out (see `files::media_urls`).
+    api.layer(middleware::from_fn_with_state(state.clone(), crate::files::media_urls::sign_responses))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_per_ip))
         .layer(middleware::from_fn(with_trace_id))
         .with_state(state)
 }

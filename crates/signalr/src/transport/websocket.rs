@@ -93,7 +93,7 @@ async fn run<U: HubUser>(hub: Hub<U>, connection: Arc<Connection<U>>, socket: We
             match message {
                 Message::Text(t) => hub.receive(&connection, t.as_bytes()).await,
                 Message::Binary(b) => hub.receive(&connection, &b).await,
-                Message::Close(_) => break,
+                Message::Close(_) => return,
                 Message::Ping(_) | Message::Pong(_) => {}
             }
             if connection.is_closed() {
@@ -104,9 +104,21 @@ async fn run<U: HubUser>(hub: Hub<U>, connection: Arc<Connection<U>>, socket: We
         // Keep polling so the writer can deliver the close before the socket goes.
         std::future::pending::<()>().await;
     };
-    tokio::select! {
-        () = writer => {}
-        () = reader => {}
-    }
+    let server_closed = tokio::select! {
+        () = writer => true,
+        () = reader => false,
+    };
     hub.close_connection(&connection, None, false);
+    if server_closed {
+        // Read (and drop) what the client still sends until its Close, briefly: closing with
+        // unread input resets the connection, and the client would lose the Close message.
+        let drain = async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+    }
 }
