@@ -8,6 +8,8 @@
 //! - `signalr`: a minimal SignalR WebSocket client for load.
 //! - `rest_send`: REST send throughput and latency at rising concurrency.
 //! - `hub_fanout`: SignalR fan-out to K subscribers, and memory per idle hub connection.
+//! - `socketio`: a minimal Socket.IO (Engine.IO v4 WebSocket) client for load.
+//! - `support_fanout`: a `/support` ticket room broadcast to K Socket.IO subscribers.
 
 mod http;
 mod hub_fanout;
@@ -15,7 +17,9 @@ mod report;
 mod rest_send;
 mod server;
 mod signalr;
+mod socketio;
 mod stats;
+mod support_fanout;
 
 use std::path::PathBuf;
 
@@ -36,6 +40,9 @@ enum Scenario {
     /// SignalR fan-out: one conversation with K WebSocket subscribers and one sender
     /// (deliveries/s, send-to-receive p50/p99), and memory per idle hub connection.
     HubFanout(hub_fanout::Args),
+    /// Support-desk fan-out: one ticket room on `/support` with K Socket.IO WebSocket
+    /// subscribers and one sender (deliveries/s, send-to-receive p50/p99).
+    SupportFanout(support_fanout::Args),
 }
 
 #[tokio::main]
@@ -43,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::RestSend(args) => rest_send::run(args).await,
         Scenario::HubFanout(args) => hub_fanout::run(args).await,
+        Scenario::SupportFanout(args) => support_fanout::run(args).await,
     }
 }
 

@@ -34,13 +34,24 @@ pub struct S3Table {
 }
 
 /// Resolved, except for the signing key, which may depend on the token secret.
-#[derive(Debug)]
 pub struct FilesSettings {
     pub storage: StorageConfig,
     pub signed: bool,
     signing_secret: Option<String>,
     pub url_ttl: Duration,
     pub thumbnails: ThumbnailSettings,
+}
+
+impl std::fmt::Debug for FilesSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesSettings")
+            .field("storage", &self.storage)
+            .field("signed", &self.signed)
+            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "…"))
+            .field("url_ttl", &self.url_ttl)
+            .field("thumbnails", &self.thumbnails)
+            .finish()
+    }
 }
 
 impl FilesSettings {

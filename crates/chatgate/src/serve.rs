@@ -118,7 +118,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
-            gateway.close_realtime("The server is restarting.");
+            gateway.close_realtime("The server is restarting.").await;
         })
         .await
         .context("the server stopped with an error")?;

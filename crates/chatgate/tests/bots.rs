@@ -185,10 +185,23 @@ async fn bot_input_is_validated_and_listing_pages_count_from_one() {
     for name in ["b1", "b2", "b3"] {
         create_bot(&server, &dev, name, json!({})).await;
     }
+    let page1 = server.get("/api/bots?page=1&pageSize=2", &dev).await.json();
     let page2 = server.get("/api/bots?page=2&pageSize=2", &dev).await.json();
+    assert_eq!(page1["items"].as_array().unwrap().len(), 2);
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
-    assert_eq!(page2["items"][0]["kafkaTopic"], "b3-topic");
-    assert_eq!(page2["totalCount"], 3);
+    assert_eq!(
+        (page2["page"].as_u64(), page2["pageSize"].as_u64(), page2["totalCount"].as_u64()),
+        (Some(2), Some(2), Some(3))
+    );
+    let mut topics: Vec<&str> = page1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["items"].as_array().unwrap())
+        .map(|b| b["kafkaTopic"].as_str().unwrap())
+        .collect();
+    topics.sort();
+    assert_eq!(topics, ["b1-topic", "b2-topic", "b3-topic"], "the pages split the listing without overlap");
     server.get("/api/bots?page=0", &dev).await.problem(400, "Validation");
     server.get("/api/bots?pageSize=1000", &dev).await.problem(400, "Validation");
 
@@ -369,12 +382,15 @@ async fn the_event_stream_carries_each_delivery_made_after_it_opened() {
     use hyper_util::rt::TokioExecutor;
 
     let server = TestServer::start();
+    // The webhook tells the test when a delivery has been made (deliveries follow the send).
+    let (url, hook) = webhook(0).await;
     let dev = dev_token(&server, "dev-fay").await;
-    let bot = create_bot(&server, &dev, "sse", json!({})).await;
+    let bot = create_bot(&server, &dev, "sse", json!({"webhookUrl": url})).await;
     let bot_token = mint_bot_token(&server, &dev, bot["id"].as_str().unwrap()).await;
     let ana = server.participant("ana", "Ana").await;
     let conversation = server.conversation(&ana, &[bot["participantId"].as_str().unwrap()]).await;
     server.say(&ana, &conversation, "before the stream").await;
+    hook.wait_for(1, Duration::from_secs(10)).await;
 
     // Only a bot token opens it.
     server.get("/api/bots/me/events", &ana).await.problem(403, "Forbidden");

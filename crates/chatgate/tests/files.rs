@@ -188,6 +188,7 @@ async fn an_upload_url_takes_the_bytes_and_the_file_downloads_whole_and_by_range
     assert_eq!(whole.header("content-length"), Some("100000"));
     assert_eq!(whole.header("accept-ranges"), Some("bytes"));
     assert_eq!(whole.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(whole.header("content-security-policy"), None, "PDFs are left to the browser's viewer");
     assert!(whole.header("content-disposition").unwrap().starts_with("inline; filename=\"report.pdf\""));
     assert_eq!(&whole.body[..], &bytes[..]);
 
@@ -397,6 +398,7 @@ async fn keys_with_spaces_and_other_characters_work_percent_encoded_per_segment(
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(&r.body[..], b"not really a png");
     assert!(r.header("content-disposition").unwrap().contains("filename*=UTF-8''%E1%BA%A3nh"));
+    assert_eq!(r.header("content-security-policy"), Some("default-src 'none'; sandbox"));
     // The separator is `/` only: an encoded slash does not split a segment.
     fetch(&server, &format!("/api/files/{first}%2F{}", encode(rest)), &[]).await.problem(404, "NotFound");
     let r = send(&server, "DELETE", &path, Some(&ana), &[], Vec::new()).await;
@@ -475,6 +477,13 @@ async fn signed_downloads_need_a_valid_unexpired_signature() {
     let path = format!("{base}?expires={}&sig={}", encode(past), sign(&key, past));
     let expired = fetch(&server, &path, &[]).await.problem(400, "Invalid Signature");
     assert!(expired["detail"].as_str().unwrap().contains("expired"), "{expired}");
+    // A JSON file is served byte for byte, though answers of the API get signed URLs.
+    let json_file = br#"{"storageKey":"K/x.png"}"#;
+    let j = upload(&server, &ana, "ref.json", "application/json", json_file).await;
+    let served = fetch(&server, j["downloadUrl"].as_str().unwrap(), &[]).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.header("content-type"), Some("application/json"));
+    assert_eq!(&served.body[..], json_file);
     // Signatures are checked before anything is looked up: unknown keys are not revealed.
     fetch(&server, "/api/files/01HXXXXXXXXXXXXXXXXXXXXXXX/x", &[]).await.problem(400, "Invalid Signature");
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::TenantId;
 use crate::ids::{ConversationId, MessageId, ParticipantId};
 use crate::model::{MediaReference, Message, ParticipantRef};
+use crate::model::{Ticket, TicketFacet, TicketSide, TicketStatus};
 use crate::time::Timestamp;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +45,21 @@ pub enum EventKind {
     /// The streamed reply was stored: for a bot stream this stands in for `MessageCreated`.
     StreamCompleted(StreamCompletedEvent),
     StreamAborted(StreamAbortedEvent),
+    /// A support ticket was opened. Its first message follows as a `MessageCreated`.
+    TicketCreated(TicketEvent),
+    /// A ticket's status or assignee changed: by a reply, or by an admin.
+    TicketChanged(TicketChangedEvent),
+    /// One side of a ticket read up to a message.
+    TicketRead(TicketReadEvent),
+    /// One side's count of unread messages of a ticket changed (or was asked to be re-read).
+    TicketUnread(TicketUnreadEvent),
+    /// A connector reported its channel account's session (QR code, connected, disconnected).
+    ChannelSessionChanged(ChannelSessionEvent),
+    /// A chat of a channel account changed: a message dashboards show (after its
+    /// `MessageCreated`), or its unread count alone.
+    ChannelChatChanged(ChannelChatEvent),
+    /// A reply waits in a channel account's outbox for its connector.
+    OutboxReady(OutboxReadyEvent),
 }
 
 impl EventKind {
@@ -69,6 +85,13 @@ impl EventKind {
             EventKind::StreamChunks(_) => "StreamChunks",
             EventKind::StreamCompleted(_) => "StreamCompleted",
             EventKind::StreamAborted(_) => "StreamAborted",
+            EventKind::TicketCreated(_) => "TicketCreated",
+            EventKind::TicketChanged(_) => "TicketChanged",
+            EventKind::TicketRead(_) => "TicketRead",
+            EventKind::TicketUnread(_) => "TicketUnread",
+            EventKind::ChannelSessionChanged(_) => "ChannelSessionChanged",
+            EventKind::ChannelChatChanged(_) => "ChannelChatChanged",
+            EventKind::OutboxReady(_) => "OutboxReady",
         }
     }
 
@@ -82,7 +105,7 @@ impl EventKind {
         }
     }
 
-    /// The conversation the event belongs to.
+    /// The conversation the event belongs to (empty for a channel session report).
     pub fn conversation_id(&self) -> &str {
         match self {
             EventKind::MessageCreated(e) | EventKind::MessageUpdated(e) | EventKind::MessageRecovered(e) => {
@@ -100,6 +123,14 @@ impl EventKind {
             EventKind::StreamChunks(e) => &e.conversation_id,
             EventKind::StreamCompleted(e) => &e.message.message.conversation_id,
             EventKind::StreamAborted(e) => &e.conversation_id,
+            EventKind::TicketCreated(e) => &e.ticket.id,
+            EventKind::TicketChanged(e) => &e.ticket.id,
+            EventKind::TicketRead(e) => &e.ticket_id,
+            EventKind::TicketUnread(e) => &e.ticket_id,
+            // A session belongs to an account, not to a conversation.
+            EventKind::ChannelSessionChanged(_) => "",
+            EventKind::ChannelChatChanged(e) => &e.chat.conversation_id,
+            EventKind::OutboxReady(e) => &e.conversation_id,
         }
     }
 }
@@ -113,6 +144,9 @@ pub struct ConversationSummary {
     pub participant_count: u32,
     /// The channel of a channel conversation (`WEB`, `WHATSAPP`…).
     pub channel: Option<String>,
+    /// The ticket of a support ticket's conversation, as it is after the event.
+    #[serde(default)]
+    pub ticket: Option<TicketFacet>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +197,9 @@ pub struct BlockThumbnail {
 pub struct TypingEvent {
     pub conversation_id: ConversationId,
     pub participant: ParticipantRef,
+    /// Set when the conversation is a support ticket: who is on which side of it.
+    #[serde(default)]
+    pub ticket: Option<TicketFacet>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -241,4 +278,84 @@ pub struct StreamAbortedEvent {
     pub conversation_id: ConversationId,
     pub reason: String,
     pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    pub ticket: Ticket,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketChangedEvent {
+    /// The ticket after the change.
+    pub ticket: Ticket,
+    pub old_status: TicketStatus,
+    pub old_assignee_id: Option<ParticipantId>,
+    pub changed_by: ParticipantId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketReadEvent {
+    pub ticket_id: ConversationId,
+    pub ticket: TicketFacet,
+    pub side: TicketSide,
+    pub reader_id: ParticipantId,
+    /// The last message read.
+    pub message_id: MessageId,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketUnreadEvent {
+    pub ticket_id: ConversationId,
+    pub ticket: TicketFacet,
+    /// The side whose count this is (it goes to that side only).
+    pub side: TicketSide,
+    /// Messages by the other side after this side's last read.
+    pub unread_count: u64,
+    /// Whether the count changed because the other side wrote (rather than because this side read).
+    pub is_new: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelSessionEvent {
+    /// The account as it is after the report.
+    pub account: crate::model::ChannelAccountRef,
+    pub session: crate::model::ChannelSession,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelChatEvent {
+    pub account: crate::model::ChannelAccountRef,
+    /// The chat as it is after the change.
+    pub chat: crate::model::ChannelChat,
+    /// Whether the chat began with this message.
+    pub chat_created: bool,
+    /// The person on the other side of a one-to-one chat.
+    pub customer: Option<ChannelCustomerRef>,
+    /// The message that changed the chat; `None` when only its unread count changed.
+    pub message: Option<ChannelMessageEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelCustomerRef {
+    pub id: ParticipantId,
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelMessageEvent {
+    pub message: Message,
+    pub sender: ParticipantRef,
+    /// From the business: an agent's reply, or sent from the platform itself (`fromMe`).
+    pub outbound: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxReadyEvent {
+    pub account_id: String,
+    pub conversation_id: ConversationId,
+    pub entry_id: String,
 }

@@ -60,6 +60,18 @@ pub struct Limits {
     pub max_chunk_chars: usize,
     /// Chunks in one `POST /api/streams/{id}/chunks` (`parts`).
     pub max_chunks_per_request: usize,
+    /// Characters in a support ticket's title.
+    pub max_ticket_title_chars: usize,
+    /// Attachments (URLs) on one support ticket message.
+    pub max_ticket_attachments: usize,
+    /// Tickets in one `TICKET_LIST` (the most recently changed).
+    pub max_ticket_list: u32,
+    /// Events in one `POST /api/connectors/{id}/events`.
+    pub max_channel_events_per_request: usize,
+    /// Bytes of a connector message's `raw` platform object, as JSON.
+    pub max_channel_raw_bytes: usize,
+    /// Characters of a connector's QR code (a `data:` URL).
+    pub max_qr_code_chars: usize,
 }
 
 impl Default for Limits {
@@ -92,6 +104,12 @@ impl Default for Limits {
             max_streams_per_bot: 16,
             max_chunk_chars: 4_096,
             max_chunks_per_request: 100,
+            max_ticket_title_chars: 200,
+            max_ticket_attachments: 10,
+            max_ticket_list: 200,
+            max_channel_events_per_request: 100,
+            max_channel_raw_bytes: 65_536,
+            max_qr_code_chars: 16_384,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::model::{Conversation, Membership, Message, Participant, SenderType};
+use crate::model::{Ticket, TicketCaller, TicketSide};
 use crate::principal::{Principal, Role};
 
 /// What the principal may see of a conversation.
@@ -35,6 +36,13 @@ pub fn access(
     membership: Option<&Membership>,
 ) -> CoreResult<Access> {
     same_tenant(principal, conversation)?;
+    // A ticket is between its requester and the tenant's admins, whoever else was added to it.
+    if let Some(ticket) = &conversation.ticket
+        && ticket.requester_id != principal.participant_id
+        && principal.role != Role::Admin
+    {
+        return Err(not_a_participant(&conversation.id));
+    }
     match membership {
         Some(m) if m.is_active && m.participant_id == principal.participant_id => {
             Ok(Access { floor_seq: m.joined_seq, membership: Some(m.clone()) })
@@ -186,6 +194,90 @@ pub fn must_be_bot(principal: &Principal) -> CoreResult<()> {
     }
 }
 
+/// The tenant's admins connect channel accounts and make logins for their agents.
+pub fn may_administer_tenant(principal: &Principal) -> CoreResult<()> {
+    if principal.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(CoreError::forbidden("Tenant.AdminOnly", "This needs an admin token of the tenant"))
+    }
+}
+
+/// Channel dashboards (ChatOmni, WhatsApp) show the tenant's channel conversations: to the
+/// agents and admins who handle them, of that tenant only.
+pub fn may_watch_channels(principal: &Principal, tenant: &str) -> CoreResult<()> {
+    if principal.tenant != tenant {
+        return Err(CoreError::forbidden(
+            "Channel.OtherTenant",
+            format!("The token is for tenant '{}', not '{tenant}'", principal.tenant),
+        ));
+    }
+    if !handles_channels(principal) {
+        return Err(CoreError::forbidden(
+            "Channel.StaffOnly",
+            "Channel dashboards are for agents and admins; use an agent or admin token",
+        ));
+    }
+    Ok(())
+}
+
+/// Who follows a support ticket: its requester (a guest only from the connection that opened it)
+/// and the tenant's admins, on the sides they write on. To another tenant the ticket does not
+/// exist.
+pub fn ticket_side(caller: &TicketCaller, ticket: &Ticket) -> CoreResult<TicketSide> {
+    if ticket.tenant != caller.tenant() {
+        return Err(ticket_not_found(&ticket.id));
+    }
+    if ticket.facet.requester_id == caller.participant_id() {
+        Ok(TicketSide::User)
+    } else if caller.is_admin() {
+        Ok(TicketSide::Admin)
+    } else {
+        Err(CoreError::forbidden(
+            "Ticket.Forbidden",
+            "Only the ticket's requester and the tenant's admins follow it",
+        )
+        .with_detail("ticketId", &ticket.id))
+    }
+}
+
+/// Guests open a ticket and follow it; writing, marking read and paging history need an account.
+pub fn must_sign_in<'a>(caller: &'a TicketCaller, action: &str) -> CoreResult<&'a Principal> {
+    match caller {
+        TicketCaller::Signed(principal) => Ok(principal),
+        TicketCaller::Guest(_) => Err(CoreError::unauthorized(
+            "Ticket.SignInRequired",
+            format!("Guests cannot {action}; connect with a token (auth.token) to do it"),
+        )),
+    }
+}
+
+/// Anyone with a token opens tickets, except bots (customers hold no JWTs).
+pub fn may_open_ticket(principal: &Principal) -> CoreResult<()> {
+    if principal.role == Role::Bot {
+        Err(CoreError::forbidden("Ticket.BotsCannotOpen", "Bots do not open support tickets"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Listing every ticket, assigning and changing status is for the tenant's admins.
+pub fn may_manage_tickets(principal: &Principal) -> CoreResult<()> {
+    if principal.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(CoreError::forbidden(
+            "Ticket.AdminOnly",
+            "Managing support tickets needs an admin token of the tenant",
+        ))
+    }
+}
+
+pub fn ticket_not_found(ticket_id: &str) -> CoreError {
+    CoreError::not_found("Ticket.NotFound", format!("Ticket '{ticket_id}' was not found"))
+        .with_detail("ticketId", ticket_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +371,74 @@ mod tests {
         assert_eq!(other.kind, crate::ErrorKind::Forbidden);
         let foreign = may_delete_file(&Principal::new("t2", "ana", Role::User), &file).unwrap_err();
         assert_eq!(foreign.kind, crate::ErrorKind::NotFound);
+    }
+
+    fn ticket(requester: &str, guest_name: Option<&str>) -> Ticket {
+        Ticket {
+            id: "T".into(),
+            tenant: "t1".into(),
+            facet: TicketFacet {
+                title: "Help".into(),
+                category: TicketCategory::General,
+                priority: TicketPriority::High,
+                status: TicketStatus::Open,
+                requester_id: requester.into(),
+                assigned_admin_id: None,
+                guest_name: guest_name.map(Into::into),
+                guest_email: None,
+            },
+            created_at: Timestamp::from_unix_ms(0),
+            updated_at: Timestamp::from_unix_ms(0),
+            user_name: None,
+            admin_name: None,
+            unread_count: None,
+        }
+    }
+
+    #[test]
+    fn a_ticket_is_followed_by_its_requester_and_the_tenants_admins_only() {
+        let t = ticket("ana", None);
+        let signed = |tenant: &str, id: &str, role| TicketCaller::Signed(Principal::new(tenant, id, role));
+        assert_eq!(ticket_side(&signed("t1", "ana", Role::User), &t).unwrap(), TicketSide::User);
+        assert_eq!(ticket_side(&signed("t1", "boss", Role::Admin), &t).unwrap(), TicketSide::Admin);
+        let other_user = ticket_side(&signed("t1", "ben", Role::User), &t).unwrap_err();
+        assert_eq!(other_user.kind, crate::ErrorKind::Forbidden);
+        let agent = ticket_side(&signed("t1", "al", Role::Agent), &t).unwrap_err();
+        assert_eq!(agent.kind, crate::ErrorKind::Forbidden);
+        let foreign_admin = ticket_side(&signed("t2", "boss", Role::Admin), &t).unwrap_err();
+        assert_eq!(foreign_admin.kind, crate::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn guests_follow_only_their_own_ticket_and_must_sign_in_to_write() {
+        let mine = Guest { tenant: "t1".into(), connection_id: "s1".into() };
+        let other = Guest { tenant: "t1".into(), connection_id: "s2".into() };
+        let t = ticket(&mine.participant_id(), Some("Jo"));
+        assert_eq!(ticket_side(&TicketCaller::Guest(mine.clone()), &t).unwrap(), TicketSide::User);
+        let stranger = ticket_side(&TicketCaller::Guest(other), &t).unwrap_err();
+        assert_eq!(stranger.kind, crate::ErrorKind::Forbidden);
+        let write = must_sign_in(&TicketCaller::Guest(mine), "write").unwrap_err();
+        assert_eq!(write.kind, crate::ErrorKind::Unauthorized);
+    }
+
+    #[test]
+    fn only_the_requester_and_admins_reach_a_ticket_conversation_whoever_is_a_member() {
+        let mut d = details("ana", &[("ana", true, 0), ("added", true, 0)]);
+        d.conversation.ticket = Some(ticket("ana", None).facet);
+        let check =
+            |who: &str, role| access(&Principal::new("t1", who, role), &d.conversation, d.membership(who));
+        assert!(check("ana", Role::User).is_ok());
+        assert!(check("boss", Role::Admin).is_ok());
+        assert_eq!(check("added", Role::User).unwrap_err().kind, crate::ErrorKind::Forbidden);
+        assert_eq!(check("agent", Role::Agent).unwrap_err().kind, crate::ErrorKind::Forbidden);
+    }
+
+    #[test]
+    fn only_admins_manage_tickets_and_bots_do_not_open_them() {
+        assert!(may_manage_tickets(&Principal::new("t1", "a", Role::Admin)).is_ok());
+        assert!(may_manage_tickets(&Principal::new("t1", "a", Role::Agent)).is_err());
+        assert!(may_open_ticket(&Principal::new("t1", "u", Role::User)).is_ok());
+        assert!(may_open_ticket(&Principal::new("t1", "b", Role::Bot)).is_err());
     }
 
     #[test]

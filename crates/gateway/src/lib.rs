@@ -9,6 +9,8 @@
 //!   renderer that turns core events into hub messages.
 //! - [`bots`]: the Bot API, bots' streamed replies, and delivery of messages to bots (webhooks,
 //!   event streams).
+//! - [`connectors`]: channel accounts and the connector bridge: connectors report platform
+//!   events and take agents' replies from the outbox (long poll or WebSocket).
 //! - [`proxy`]: `/api/proxy/{service}/…`, forwarded to configured upstream services.
 //! - [`files`]: file bytes in local or S3 storage, signed download URLs, thumbnails (the
 //!   `/api/files` handlers are in `rest`).
@@ -21,6 +23,7 @@
 
 pub mod auth;
 pub mod bots;
+pub mod connectors;
 pub mod customers;
 pub mod files;
 pub mod http;
@@ -41,6 +44,7 @@ pub struct Gateway {
     router: Router,
     hubs: hubs::Hubs,
     sockets: socketio::SocketDoors,
+    connectors: connectors::ConnectorDoor,
 }
 
 impl Gateway {
@@ -54,10 +58,12 @@ impl Gateway {
         );
         files::start(state.core.clone(), state.files.clone());
         let customers = customers::CustomerDoor::start(state.clone());
+        let connectors = connectors::ConnectorDoor::start(state.clone());
         let doors = hubs.routes().merge(customers.routes()).merge(bots::start(&state)).merge(proxy::routes());
+        let doors = doors.merge(connectors.routes()).merge(socketio::whatsapp::routes());
         let (socket_layer, sockets) = socketio::SocketDoors::start(&state);
         let router = rest::router(state, doors).layer(socket_layer);
-        Gateway { router, hubs, sockets }
+        Gateway { router, hubs, sockets, connectors }
     }
 
     pub fn router(&self) -> Router {
@@ -65,8 +71,9 @@ impl Gateway {
     }
 
     /// Asks every real-time client to reconnect; part of a graceful shutdown.
-    pub fn close_realtime(&self, reason: &str) {
+    pub async fn close_realtime(&self, reason: &str) {
         self.hubs.close_all(reason);
-        self.sockets.close_all();
+        self.connectors.close();
+        self.sockets.close_all().await;
     }
 }

@@ -3,8 +3,39 @@
 
 use chatgate_core::CoreError;
 use chatgate_core::decode::locate;
+use chatgate_core::model::{Block, Mention, QuickReply};
+use chatgate_core::service::SendMessage;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+/// The body of a message as seed 002 sends it (`SendMessageRequest`), over REST and, with a
+/// `conversationId` beside it, over the chat hub.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageBody {
+    pub blocks: Vec<Block>,
+    #[serde(default)]
+    pub reply_to_message_id: Option<String>,
+    #[serde(default)]
+    pub quick_replies: Option<Vec<QuickReply>>,
+    #[serde(default)]
+    pub mentions: Option<Vec<Mention>>,
+    #[serde(default)]
+    pub client_message_id: Option<String>,
+}
+
+impl From<SendMessageBody> for SendMessage {
+    fn from(b: SendMessageBody) -> Self {
+        SendMessage {
+            blocks: b.blocks,
+            reply_to_message_id: b.reply_to_message_id,
+            quick_replies: b.quick_replies,
+            mentions: b.mentions,
+            client_message_id: b.client_message_id,
+        }
+    }
+}
 
 /// Decodes a JSON document that must be an object.
 pub fn from_object_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CoreError> {
@@ -38,4 +69,17 @@ pub fn from_object<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, C
         let (field, description) = locate(&path, &e.into_inner().to_string());
         CoreError::invalid(if field == "body" { what.to_owned() } else { field }, description)
     })
+}
+
+/// Removes the string field `key` from a JSON object (for requests that are another request's
+/// body plus an id, decoded in two steps so that errors keep their field paths).
+pub fn take_string(value: &mut Value, key: &str) -> Result<String, CoreError> {
+    let Some(object) = value.as_object_mut() else {
+        return Err(CoreError::invalid("request", "must be a JSON object"));
+    };
+    match object.remove(key) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(CoreError::invalid(key, "must be a string")),
+        None => Err(CoreError::invalid(key, "is required")),
+    }
 }

@@ -44,11 +44,11 @@ fn customer_participant(c: &Customer) -> Participant {
 
 async fn insert_customer(tx: &mut Tx, c: &Customer) -> StoreResult<()> {
     insert_participant(tx, &customer_participant(c), OnConflict::Fail).await?;
-    sqlx::query(concat!(
+    sqlx::query(
         "INSERT INTO customers (tenant, id, name, primary_channel, email, phone, tags, notes, active, \
          last_interaction_at, created_at, updated_at, search_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
     .bind(&c.tenant)
     .bind(&c.id)
     .bind(&c.name)

@@ -535,6 +535,31 @@ impl ChatStore for SqlStore {
         }))
     }
 
+    async fn credentials_named(&self, username: &str, limit: u32) -> StoreResult<Vec<Credential>> {
+        let rows = sqlx::query(
+            "SELECT tenant, username, password_hash, participant_id, role, created_at \
+             FROM credentials WHERE username = $1 ORDER BY tenant LIMIT $2",
+        )
+        .bind(username)
+        .bind(limit as i64)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let role: String = get(row, "role")?;
+                Ok(Credential {
+                    tenant: get(row, "tenant")?,
+                    username: get(row, "username")?,
+                    password_hash: get(row, "password_hash")?,
+                    participant_id: get(row, "participant_id")?,
+                    role: role.parse::<Role>().map_err(StoreError::Backend)?,
+                    created_at: get_ts(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
     async fn insert_credential(&self, c: &Credential, p: &Participant) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         insert_participant(&mut tx, p, OnConflict::Fail).await?;

@@ -21,6 +21,8 @@ include!("shared.rs");
 include!("customers.rs");
 include!("files.rs");
 include!("bots.rs");
+include!("channels.rs");
+include!("tickets.rs");
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -367,7 +367,11 @@ async fn one_channel_identity_is_one_customer_even_when_asked_at_once() {
         assert_eq!((p.kind, p.full_name.as_str()), (ParticipantKind::Customer, "Ana"));
         // The same channel id on another channel is another customer.
         let line = CustomerIdentity { channel: CustomerChannel::Line, channel_id: "+7700".into() };
-        let other = f.store.customer_for_identity(&line, &customer("x", "Ana", CustomerChannel::Line, "+7700")).await.unwrap();
+        let other = f
+            .store
+            .customer_for_identity(&line, &customer("x", "Ana", CustomerChannel::Line, "+7700"))
+            .await
+            .unwrap();
         assert_ne!(other.id, ids[0]);
     }
 }
@@ -388,10 +392,13 @@ async fn customer_tokens_work_until_they_expire() {
 #[tokio::test]
 async fn customers_filter_and_page_with_a_total() {
     for f in stores().await {
-        for (i, (name, channel)) in
-            [("Đức Anh", CustomerChannel::Sms), ("Duc Binh", CustomerChannel::Line), ("Mai", CustomerChannel::Sms)]
-                .into_iter()
-                .enumerate()
+        for (i, (name, channel)) in [
+            ("Đức Anh", CustomerChannel::Sms),
+            ("Duc Binh", CustomerChannel::Line),
+            ("Mai", CustomerChannel::Sms),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let mut c = customer(&format!("c{i}"), name, channel, &format!("id{i}"));
             c.created_at = at(i as i64);
@@ -410,7 +417,8 @@ async fn customers_filter_and_page_with_a_total() {
         assert_eq!(page[0].id, "c1", "newest first");
         let (page, _) = f.store.customers("t", &q(Some("duc"), None, None, 1, 1)).await.unwrap();
         assert_eq!(page[0].id, "c0");
-        let (sms, total) = f.store.customers("t", &q(None, Some(CustomerChannel::Sms), Some(true), 0, 10)).await.unwrap();
+        let (sms, total) =
+            f.store.customers("t", &q(None, Some(CustomerChannel::Sms), Some(true), 0, 10)).await.unwrap();
         assert_eq!((sms.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), total), (vec!["c2", "c0"], 2));
         assert_eq!(f.store.customers("other", &q(None, None, None, 0, 10)).await.unwrap().1, 0);
     }

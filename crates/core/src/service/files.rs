@@ -193,6 +193,7 @@ impl Core {
         let Some(mut message) = self.store.message(message_id).await? else {
             return Ok(Vec::new());
         };
+        // Only the conversation's tenant is needed: no participant's membership is read.
         let Some((conversation, _)) = self.store.conversation_for(&message.conversation_id, "").await? else {
             return Ok(Vec::new());
         };

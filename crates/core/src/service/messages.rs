@@ -64,7 +64,7 @@ impl Core {
         check.finish()?;
 
         let _guard = self.lock(conversation_id).await;
-        let (conversation, access) = self.seen(principal, conversation_id).await?;
+        let (mut conversation, access) = self.seen(principal, conversation_id).await?;
         if let Some(reply) = &input.reply_to_message_id {
             self.check_reply_target(conversation_id, &access, reply).await?;
         }
@@ -84,11 +84,23 @@ impl Core {
             external: None,
             created_at: self.clock.now(),
         };
-        match self.store.append_message(&new).await? {
+        // A ticket's reply also moves its status (see `tickets`); a reply in a channel
+        // conversation is queued for the account's connector in the same commit (see `channels`).
+        let (appended, ticket_reply, outbound) = if Self::is_channel_reply(principal, &conversation) {
+            let (appended, outbound) = self.append_channel_reply(principal, &conversation, &new).await?;
+            (appended, None, outbound)
+        } else {
+            let (appended, ticket_reply) =
+                self.append_to_conversation(principal, &mut conversation, &new).await?;
+            (appended, ticket_reply, None)
+        };
+        match appended {
             Appended::Duplicate(message) => Ok(Sent { message: redacted(message), created: false }),
             Appended::Created(message) => {
                 if principal.role == Role::Customer {
-                    self.store.touch_customer(&principal.tenant, &principal.participant_id, message.created_at).await?;
+                    self.store
+                        .touch_customer(&principal.tenant, &principal.participant_id, message.created_at)
+                        .await?;
                 }
                 let sender = self.person(principal).await?;
                 let recipients = self.audience(conversation_id).await?;
@@ -103,6 +115,10 @@ impl Core {
                     }),
                 )
                 .await;
+                self.announce_ticket_reply(principal, &conversation, ticket_reply).await;
+                if let Some(outbound) = outbound {
+                    self.announce_outbound(principal, outbound, &message).await;
+                }
                 Ok(Sent { message, created: true })
             }
         }
@@ -324,10 +340,11 @@ impl Core {
         conversation_id: &str,
         started: bool,
     ) -> CoreResult<()> {
-        self.seen(principal, conversation_id).await?;
+        let (conversation, _) = self.seen(principal, conversation_id).await?;
         let event = TypingEvent {
             conversation_id: conversation_id.to_owned(),
             participant: self.person(principal).await?,
+            ticket: conversation.ticket,
         };
         let kind = if started { EventKind::TypingStarted(event) } else { EventKind::TypingStopped(event) };
         self.publish(&principal.tenant, kind).await;

@@ -5,7 +5,9 @@
 //! the store commit through the publish, so on any one node the events of a conversation leave in
 //! the order their changes were committed.
 
+mod accounts;
 mod bots;
+mod channels;
 mod conversations;
 mod customers;
 mod files;
@@ -13,19 +15,23 @@ mod logins;
 mod messages;
 mod participants;
 mod streams;
+mod tickets;
 
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use accounts::NewLogin;
 pub use bots::{BotListing, BotPatch, NewBot};
+pub use channels::{ChannelEvent, InboundMessage, Ingested, NewChannelAccount, SessionReport};
 pub use conversations::{ConversationPatch, NewConversation};
 pub use customers::{CustomerInput, CustomerPatch};
 pub use files::{MadeThumbnail, UploadRequest};
-pub use messages::{EditMessage, HistoryQuery, SendMessage, Sent};
 pub use logins::ExternalIdentity;
+pub use messages::{EditMessage, HistoryQuery, SendMessage, Sent};
 pub use participants::ParticipantInput;
 pub use streams::{CompleteStream, IDLE_ABORT_REASON, StartStream, StartedStream, StreamSettings, Streams};
+pub use tickets::{GuestDetails, NewTicket, TICKET_TOO_LARGE, TicketFilter, TicketMessages, TicketReply};
 
 use crate::bus::Bus;
 use crate::clock::Clock;
@@ -202,5 +208,6 @@ fn summary(conversation: &Conversation, active_participants: usize) -> Conversat
         avatar: conversation.avatar.clone(),
         participant_count: active_participants as u32,
         channel: conversation.channel.as_ref().map(|f| f.channel.clone()),
+        ticket: conversation.ticket.clone(),
     }
 }

@@ -24,6 +24,9 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Creates the participant unless one with that id exists; returns the stored one.
     async fn insert_participant_if_absent(&self, participant: &Participant) -> StoreResult<Participant>;
     async fn credential(&self, tenant: &str, username: &str) -> StoreResult<Option<Credential>>;
+    /// The credentials with this username in any tenant, at most `limit` (password grants
+    /// name no tenant).
+    async fn credentials_named(&self, username: &str, limit: u32) -> StoreResult<Vec<Credential>>;
     /// Creates the participant and its credential together; `Conflict` if either exists.
     async fn insert_credential(&self, credential: &Credential, participant: &Participant) -> StoreResult<()>;
 

@@ -5,18 +5,22 @@
 //! the core is given. A new area adds its trait here and its implementation beside the others.
 
 mod bots;
+mod channels;
 mod chat;
 mod customers;
 mod files;
+mod tickets;
 
 pub use bots::{BotPage, BotStore};
+pub use channels::ChannelStore;
 pub use chat::ChatStore;
 pub use customers::CustomerStore;
 pub use files::{FileStore, GrantState};
+pub use tickets::{TicketQuery, TicketStore};
 
 /// Everything the core keeps: every area, plus what concerns the store as a whole.
 #[async_trait::async_trait]
-pub trait Store: ChatStore + CustomerStore + BotStore + FileStore {
+pub trait Store: ChatStore + CustomerStore + BotStore + FileStore + ChannelStore + TicketStore {
     /// What the store is, for logs: `sqlite:./data/chatgate.db (WAL)`…
     fn describe(&self) -> String;
 

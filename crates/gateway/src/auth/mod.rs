@@ -3,6 +3,7 @@
 //!
 //! [`Principal`]: chatgate_core::Principal
 
+pub mod connector_keys;
 pub mod customer_tokens;
 pub mod dsaccount;
 pub mod google;

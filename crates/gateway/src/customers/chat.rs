@@ -2,7 +2,8 @@
 //!
 //! Client frames `{conversationId?, senderId, content, metadata?}` become messages (the token
 //! decides who speaks; `senderId` is accepted as sent). Every message of the customer's
-//! conversations that is not a system message comes back to all of that customer's sockets as
+//! conversations that is not a system message (a bot's streamed reply once complete) comes back
+//! to all of that customer's sockets as
 //! `{channel, conversationId, senderId, content, timestamp}` — the customer's own messages too,
 //! after the commit: that echo is the acknowledgement. Bad frames get
 //! `{type: "error", error, code}` and the socket stays open; a client that keeps sending them is
@@ -17,7 +18,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chatgate_core::event::{Event, EventKind};
+use chatgate_core::event::Event;
 use chatgate_core::model::{Customer, CustomerChannel, SenderType};
 use chatgate_core::validate::preview_of;
 use chatgate_core::{Core, CoreError};
@@ -35,11 +36,14 @@ const MAX_STRIKES: u32 = 20;
 /// Frames queued for one socket before new ones are dropped.
 const QUEUE: usize = 256;
 
+/// One open socket: its id, the channel its token is for, and its queue of frames.
+type Socket = (u64, CustomerChannel, mpsc::Sender<Utf8Bytes>);
+
 /// The open sockets of each customer on this node.
 #[derive(Default)]
 pub struct CustomerSockets {
     next_id: AtomicU64,
-    by_customer: Mutex<HashMap<String, Vec<(u64, CustomerChannel, mpsc::Sender<Utf8Bytes>)>>>,
+    by_customer: Mutex<HashMap<String, Vec<Socket>>>,
 }
 
 fn key(tenant: &str, customer_id: &str) -> String {
@@ -90,7 +94,8 @@ pub async fn render(mut events: chatgate_core::EventStream, sockets: std::sync::
 }
 
 fn deliver(sockets: &CustomerSockets, event: &Event) {
-    let EventKind::MessageCreated(e) = &event.kind else { return };
+    // A new message, or a bot's streamed reply once it is complete.
+    let Some(e) = event.kind.new_message() else { return };
     if e.message.sender_type == SenderType::System {
         return;
     }

@@ -6,14 +6,16 @@
 //! rendered it and whatever shape wraps the reference:
 //!
 //! - an object whose only keys are `storageKey` and `url` is a MediaReference: with a
-//!   `storageKey` and no `url`, it gets `url`; a `url` the client gave stays as given;
+//!   `storageKey` and no `url`, it gets `url`; an outside `url` the client gave stays as given,
+//!   while one of this server's own download paths (a client echoing an old signed URL back) is
+//!   signed afresh;
 //! - a media-listing item names its references in pairs of fields, `storageKey`/`url`,
 //!   `thumbnailStorageKey`/`thumbnailUrl` and `linkImageStorageKey`/`linkImageUrl`: a key with
 //!   a `null` URL beside it gets the URL.
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -35,8 +37,13 @@ pub struct MediaUrls {
 const URL_PAIRS: [(&str, &str); 3] =
     [("storageKey", "url"), ("thumbnailStorageKey", "thumbnailUrl"), ("linkImageStorageKey", "linkImageUrl")];
 
-/// Answers larger than this are passed on unsigned rather than read into memory.
-const MAX_SIGNED_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Answers larger than this, or of unknown length, are passed on unsigned rather than read
+/// into memory.
+const MAX_SIGNED_BODY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Paths whose answers are not chatgate's rendering: file bytes (an uploaded JSON file is served
+/// as it is) and proxied upstream answers (passed back unchanged).
+const UNSIGNED_PATHS: [&str; 2] = ["/api/files/", "/api/proxy/"];
 
 impl MediaUrls {
     pub fn new(signer: Option<Arc<UrlSigner>>) -> MediaUrls {
@@ -91,8 +98,14 @@ fn fill_object(signer: &UrlSigner, object: &mut Map<String, Value>, now: Timesta
     let is_reference =
         object.contains_key("storageKey") && object.keys().all(|k| k == "storageKey" || k == "url");
     if is_reference {
+        let ours = |url: &str| url.starts_with("/api/files/");
         return match (object.get("storageKey"), object.get("url")) {
             (Some(Value::String(key)), None | Some(Value::Null)) if !key.is_empty() => {
+                let url = signer.signed_url(key, now);
+                object.insert("url".to_owned(), Value::String(url));
+                1
+            }
+            (Some(Value::String(key)), Some(Value::String(url))) if !key.is_empty() && ours(url) => {
                 let url = signer.signed_url(key, now);
                 object.insert("url".to_owned(), Value::String(url));
                 1
@@ -115,18 +128,22 @@ fn fill_object(signer: &UrlSigner, object: &mut Map<String, Value>, now: Timesta
 
 /// Middleware over the REST answers: JSON bodies that mention a `storageKey` get signed URLs.
 pub async fn sign_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
     let urls = state.files.media_urls();
+    if !urls.enabled() || UNSIGNED_PATHS.iter().any(|p| request.uri().path().starts_with(p)) {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
-    if !urls.enabled() || !is_json {
+    let known_size = response.body().size_hint().upper().is_some_and(|n| n <= MAX_SIGNED_BODY_BYTES);
+    if !is_json || !known_size {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_SIGNED_BODY_BYTES).await {
+    let bytes = match axum::body::to_bytes(body, MAX_SIGNED_BODY_BYTES as usize).await {
         Ok(bytes) => bytes,
         Err(e) => {
             tracing::error!(error = %e, "answer could not be read to sign its media URLs");
@@ -177,6 +194,14 @@ mod tests {
         assert_eq!(v["blocks"][2]["source"]["url"], "https://mirror/r.pdf");
         assert!(v["avatar"]["url"].is_string());
         assert!(v["uploadResponse"].get("url").is_none());
+    }
+
+    #[test]
+    fn an_old_signed_url_sent_back_is_signed_afresh() {
+        let mut v = json!({"thumbnail": {"storageKey": "K/t.jpg", "url": "/api/files/K/t.jpg?expires=2000-01-01T00:00:00.000Z&sig=x"}});
+        assert_eq!(urls().fill_json(&mut v, Timestamp::from_unix_ms(1_700_000_000_000)), 1);
+        let url = v["thumbnail"]["url"].as_str().unwrap();
+        assert!(url.starts_with("/api/files/K/t.jpg?expires=2023-"), "{url}");
     }
 
     #[test]

@@ -214,7 +214,12 @@ fn file_response(file: &StoredFile, status: StatusCode, span: Option<Range<u64>>
         }
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    // Nothing served from here may run as a page of this origin (PDFs are left to the browser's
+    // viewer, which a sandbox would block).
+    if file.content_type != "application/pdf" {
+        headers
+            .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
     let inline = ["image/", "video/", "audio/"].iter().any(|p| file.content_type.starts_with(p))
         || file.content_type == "application/pdf";

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use chatgate_core::model::{Block, Mention, QuickReply};
-use chatgate_core::service::{EditMessage, SendMessage};
+use chatgate_core::model::{Block, Mention};
+use chatgate_core::service::EditMessage;
 use chatgate_core::{Core, CoreError};
 use chatgate_signalr::{Caller, Hub, HubError, HubOptions};
 use serde::Deserialize;
@@ -13,22 +13,7 @@ use serde_json::Value;
 
 use super::dto::*;
 use super::{Member, conversation_group};
-use crate::wire::from_object;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SendMessageRequest {
-    conversation_id: String,
-    blocks: Vec<Block>,
-    #[serde(default)]
-    reply_to_message_id: Option<String>,
-    #[serde(default)]
-    quick_replies: Option<Vec<QuickReply>>,
-    #[serde(default)]
-    mentions: Option<Vec<Mention>>,
-    #[serde(default)]
-    client_message_id: Option<String>,
-}
+use crate::wire::{SendMessageBody, from_object, take_string};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,15 +68,11 @@ pub fn hub(core: Arc<Core>, authenticate: super::Authenticator, options: HubOpti
             let core = c2.clone();
             async move {
                 let outcome = async {
-                    let r: SendMessageRequest = from_object(request, "request")?;
-                    let input = SendMessage {
-                        blocks: r.blocks,
-                        reply_to_message_id: r.reply_to_message_id,
-                        quick_replies: r.quick_replies,
-                        mentions: r.mentions,
-                        client_message_id: r.client_message_id,
-                    };
-                    core.send_message(&caller.user.0, &r.conversation_id, input).await
+                    // The seed's ChatSendMessageRequest: the REST body plus `conversationId`.
+                    let mut request = request;
+                    let conversation_id = take_string(&mut request, "conversationId")?;
+                    let body: SendMessageBody = from_object(request, "request")?;
+                    core.send_message(&caller.user.0, &conversation_id, body.into()).await
                 }
                 .await;
                 Ok::<_, HubError>(match outcome {

@@ -207,5 +207,16 @@ pub fn render(hubs: &Hubs, event: &Event) {
                 &(StreamAbortedDto::from(e),),
             );
         }
+        // Channel dashboards and connectors have doors of their own; the hubs show channel
+        // messages through their `MessageCreated`.
+        EventKind::ChannelSessionChanged(_)
+        | EventKind::ChannelChatChanged(_)
+        | EventKind::OutboxReady(_) => {}
+        // Ticket bookkeeping is the support desk's (`socketio::support`); the hubs show ticket
+        // messages through their `MessageCreated`.
+        EventKind::TicketCreated(_)
+        | EventKind::TicketChanged(_)
+        | EventKind::TicketRead(_)
+        | EventKind::TicketUnread(_) => {}
     }
 }

@@ -59,7 +59,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 /// Reads at most `limit` bytes. A longer body is still read to its end (up to a bound) before
 /// the answer, because a server that answers while the client is still uploading gets its answer
 /// lost in a reset connection.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let drain_bound = limit.saturating_mul(16).max(64 * 1024 * 1024);
     let mut stream = body.into_data_stream();
     let mut kept = BytesMut::new();

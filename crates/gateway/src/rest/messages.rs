@@ -1,11 +1,12 @@
 //! Messages: send and page through a conversation's log, search it, and act on one message.
 
+use crate::wire::SendMessageBody;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chatgate_core::model::{Block, Mention, QuickReply};
-use chatgate_core::service::{EditMessage, HistoryQuery, SendMessage};
+use chatgate_core::model::{Block, Mention};
+use chatgate_core::service::{EditMessage, HistoryQuery};
 use chatgate_core::store::Direction;
 use serde::Deserialize;
 
@@ -14,36 +15,15 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, present};
 use crate::http::problem::ApiError;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SendMessageRequest {
-    blocks: Vec<Block>,
-    #[serde(default)]
-    reply_to_message_id: Option<String>,
-    #[serde(default)]
-    quick_replies: Option<Vec<QuickReply>>,
-    #[serde(default)]
-    mentions: Option<Vec<Mention>>,
-    #[serde(default)]
-    client_message_id: Option<String>,
-}
-
 /// 201 with the stored message. A retry with a known `clientMessageId` answers the first message
 /// again, marked `Idempotent-Replayed: true`.
 pub async fn send(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ApiPath(conversation_id): ApiPath<String>,
-    ApiJson(body): ApiJson<SendMessageRequest>,
+    ApiJson(body): ApiJson<SendMessageBody>,
 ) -> Result<Response, ApiError> {
-    let input = SendMessage {
-        blocks: body.blocks,
-        reply_to_message_id: body.reply_to_message_id,
-        quick_replies: body.quick_replies,
-        mentions: body.mentions,
-        client_message_id: body.client_message_id,
-    };
-    let sent = state.core.send_message(&caller, &conversation_id, input).await?;
+    let sent = state.core.send_message(&caller, &conversation_id, body.into()).await?;
     let mut response = (StatusCode::CREATED, Json(MessageDto::from(sent.message))).into_response();
     if !sent.created {
         response

@@ -2,6 +2,7 @@
 //! extractors authenticate and parse, the handler makes one core call, `dto` renders the answer
 //! and `ApiError` renders any failure as RFC 7807.
 
+mod accounts;
 mod auth;
 mod conversations;
 pub mod dto;
@@ -10,6 +11,7 @@ mod files;
 mod health;
 mod messages;
 mod participants;
+mod tickets;
 
 use std::net::SocketAddr;
 
@@ -58,6 +60,8 @@ pub fn router(state: AppState, realtime: Router<AppState>) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .merge(files::routes(state.core.limits().max_file_bytes))
+        .merge(accounts::routes())
+        .merge(tickets::routes())
         .merge(realtime)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -7,6 +7,9 @@
 //! no Socket.IO adapter is needed across nodes.
 
 pub mod auth;
+pub mod chatomni;
+pub mod support;
+pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -34,14 +37,19 @@ impl SocketDoors {
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
             .build_layer();
+        support::register(&io, state);
+        chatomni::register(&io, state);
+        whatsapp::register(&io, state);
         let _ = state;
         (layer, SocketDoors { io })
     }
 
     /// Disconnects every socket; clients reconnect on their own (graceful shutdown).
-    pub fn close_all(&self) {
+    pub async fn close_all(&self) {
         for namespace in self.io.nsps() {
-            let _ = namespace.disconnect();
+            if let Err(e) = namespace.disconnect().await {
+                tracing::debug!(error = ?e, "disconnecting a namespace's sockets");
+            }
         }
     }
 }

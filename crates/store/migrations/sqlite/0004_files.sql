@@ -14,7 +14,6 @@ CREATE TABLE files (
     -- for a thumbnail: the key of the file it shows
     thumbnail_of  TEXT
 );
-CREATE INDEX files_by_uploader ON files (tenant, uploader_id);
 
 -- One row per upload URL handed out. `claimed_at` is set while an upload streams to it and
 -- `completed_at` once it was used; expired rows are purged.

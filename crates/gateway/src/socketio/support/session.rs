@@ -1,0 +1,147 @@
+//! A socket's life on `/support`: who it is (the connect middleware), its rooms and handlers,
+//! and the worker that handles its events one at a time, in the order they arrived.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chatgate_core::DEFAULT_TENANT;
+use chatgate_core::model::{Guest, TicketCaller};
+use serde_json::Value;
+use socketioxide::extract::{SocketRef, TryData};
+use tokio::sync::mpsc;
+
+use super::events::{code_of, emit_error, handle};
+use super::{Door, admins_room, personal_room};
+use crate::socketio::auth;
+
+/// Events one socket may have waiting; more are answered with ERROR 429.
+const QUEUE: usize = 64;
+/// Failed events in a row after which a socket is disconnected.
+const MAX_STRIKES: u32 = 20;
+
+/// Who a socket is, and how its events are going.
+struct Session {
+    caller: TicketCaller,
+    /// Failed events in a row.
+    strikes: AtomicU32,
+}
+
+/// The socket's queue of events for its worker (kept apart from the session so that dropping
+/// it on disconnect ends the worker).
+#[derive(Clone)]
+struct Inbox(mpsc::Sender<Incoming>);
+
+struct Incoming {
+    event: &'static str,
+    data: Option<Value>,
+}
+
+#[derive(Debug)]
+pub(super) struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Runs before the socket joins the namespace: a token makes a signed-in caller, no token a
+/// guest (of `auth.tenant` or `?tenant=`, else the default tenant).
+pub(super) async fn authenticate(door: Door, socket: SocketRef, auth: Option<Value>) -> Result<(), Refused> {
+    let caller = match auth::token_of(&socket, auth.as_ref()) {
+        Some(token) => TicketCaller::Signed(auth::principal(&door.app, &token).map_err(Refused)?),
+        None => {
+            let tenant = auth
+                .as_ref()
+                .and_then(|a| a.get("tenant"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| auth::query_param(&socket, "tenant"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
+            let max = door.app.core.limits().max_id_chars;
+            if tenant.chars().count() > max || tenant.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Refused(format!("tenant must be at most {max} characters without spaces")));
+            }
+            TicketCaller::Guest(Guest { tenant, connection_id: socket.id.to_string() })
+        }
+    };
+    socket.extensions.insert(Arc::new(Session { caller, strikes: AtomicU32::new(0) }));
+    Ok(())
+}
+
+/// Joins the socket's rooms, registers its event handlers and starts its worker; returns who it
+/// is (`None` when the middleware left no session: the socket is disconnected).
+pub(super) fn start_session(door: &Door, socket: &SocketRef) -> Option<TicketCaller> {
+    let Some(session) = socket.extensions.get::<Arc<Session>>() else {
+        let _ = socket.clone().disconnect();
+        return None;
+    };
+    socket.join(personal_room(&session.caller));
+    if session.caller.is_admin() {
+        socket.join(admins_room(session.caller.tenant()));
+    }
+    let (tx, rx) = mpsc::channel(QUEUE);
+    socket.extensions.insert(Inbox(tx));
+    for event in CLIENT_EVENTS {
+        socket.on(event, move |s: SocketRef, TryData(data): TryData<Value>| {
+            enqueue(&s, event, data.ok());
+            std::future::ready(())
+        });
+    }
+    socket.on_disconnect(|s: SocketRef| {
+        // Ends the worker, which holds the socket.
+        s.extensions.remove::<Inbox>();
+        std::future::ready(())
+    });
+    tokio::spawn(work(door.clone(), socket.clone(), session.clone(), rx));
+    Some(session.caller.clone())
+}
+
+const CLIENT_EVENTS: [&str; 9] = [
+    "JOIN_ROOM",
+    "LEAVE_ROOM",
+    "CREATE_TICKET",
+    "CREATE_GUEST_TICKET",
+    "SEND_MESSAGE",
+    "TYPING_START",
+    "TYPING_END",
+    "MARK_AS_READ",
+    "LOAD_MORE_MESSAGES",
+];
+
+/// Runs synchronously in socketioxide's dispatch, so events enter the queue in arrival order.
+fn enqueue(socket: &SocketRef, event: &'static str, data: Option<Value>) {
+    let Some(Inbox(tx)) = socket.extensions.get::<Inbox>() else { return };
+    if tx.try_send(Incoming { event, data }).is_err() {
+        let message = format!("Too many events waiting; at most {QUEUE} are queued per connection");
+        emit_error(socket, event, 429, &message);
+    }
+}
+
+/// Handles the socket's events one at a time, in order.
+async fn work(door: Door, socket: SocketRef, session: Arc<Session>, mut inbox: mpsc::Receiver<Incoming>) {
+    while let Some(Incoming { event, data }) = inbox.recv().await {
+        let outcome = match door
+            .app
+            .rate_limits
+            .check_user(session.caller.tenant(), &session.caller.participant_id())
+        {
+            Err(wait) => Err((429, format!("Rate limit reached; retry in {wait} s"))),
+            Ok(()) => handle(&door, &socket, &session.caller, event, data)
+                .await
+                .map_err(|e| (code_of(&e), e.message)),
+        };
+        match outcome {
+            Ok(()) => session.strikes.store(0, Ordering::Relaxed),
+            Err((code, message)) => {
+                emit_error(&socket, event, code, &message);
+                if session.strikes.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_STRIKES {
+                    tracing::info!(socket = %socket.id, "disconnecting a /support socket that keeps sending bad events");
+                    let _ = socket.clone().disconnect();
+                    return;
+                }
+            }
+        }
+    }
+}

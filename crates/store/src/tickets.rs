@@ -1,0 +1,305 @@
+// The support area of the SQL store (included by each database module after shared.rs).
+// Tickets are conversations with the ticket columns set; `ticket_reads` keeps how far each side
+// of a ticket has read (migration 0006).
+
+/// A ticket row: the conversation, and the requester's and assigned admin's names (the guest
+/// name for a guest without a participant row, the admin's id for an admin without one).
+macro_rules! ticket_columns {
+    () => {
+        concat!(
+            conversation_columns!(),
+            ", COALESCE(pu.full_name, c.ticket_guest_name) AS user_name, \
+             COALESCE(pa.full_name, c.ticket_assigned_admin_id) AS admin_name"
+        )
+    };
+}
+macro_rules! ticket_joins {
+    () => {
+        " FROM conversations c \
+         LEFT JOIN participants pu ON pu.tenant = c.tenant AND pu.id = c.ticket_requester_id \
+         LEFT JOIN participants pa ON pa.tenant = c.tenant AND pa.id = c.ticket_assigned_admin_id "
+    };
+}
+/// The read mark of one side of ticket `c`.
+macro_rules! read_mark {
+    ($side:literal) => {
+        concat!(
+            "COALESCE((SELECT r.last_read_seq FROM ticket_reads r WHERE r.conversation_id = c.id \
+             AND r.side = '",
+            $side,
+            "'), 0)"
+        )
+    };
+}
+
+/// Unread messages of ticket `c` for each side: the other side's messages after the read mark.
+const ADMINS_UNREAD: &str = concat!(
+    ", (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender_type <> 'System' \
+     AND m.sender_id = c.ticket_requester_id AND m.seq > ",
+    read_mark!("admin"),
+    ") AS unread_count"
+);
+const USERS_UNREAD: &str = concat!(
+    ", (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender_type <> 'System' \
+     AND m.sender_id <> c.ticket_requester_id AND m.seq > ",
+    read_mark!("user"),
+    ") AS unread_count"
+);
+
+fn ticket_from_row(row: &DbRow, with_unread: bool) -> StoreResult<Option<Ticket>> {
+    let conversation = conversation_from(row)?;
+    let Some(facet) = conversation.ticket else { return Ok(None) };
+    let unread_count = if with_unread { Some(get::<i64>(row, "unread_count")?.max(0) as u64) } else { None };
+    Ok(Some(Ticket {
+        id: conversation.id,
+        tenant: conversation.tenant,
+        facet,
+        created_at: conversation.created_at,
+        updated_at: conversation.updated_at,
+        user_name: get(row, "user_name")?,
+        admin_name: get(row, "admin_name")?,
+        unread_count,
+    }))
+}
+
+/// Moves a side's read mark forward (never back).
+async fn raise_read_mark(
+    tx: &mut Tx,
+    id: &str,
+    side: TicketSide,
+    seq: i64,
+    at: Timestamp,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO ticket_reads (conversation_id, side, last_read_seq, read_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (conversation_id, side) DO UPDATE SET \
+         last_read_seq = CASE WHEN excluded.last_read_seq > ticket_reads.last_read_seq \
+         THEN excluded.last_read_seq ELSE ticket_reads.last_read_seq END, read_at = excluded.read_at",
+    )
+    .bind(id)
+    .bind(side.as_str())
+    .bind(seq)
+    .bind(at.unix_ms())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn insert_ticket_conversation(tx: &mut Tx, c: &Conversation, member: &Membership) -> StoreResult<()> {
+    let ticket = c.ticket.as_ref().ok_or_else(|| StoreError::Backend("a ticket needs its facet".into()))?;
+    sqlx::query(
+        "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
+         last_message_at, last_message_id, last_seq, search_name, ticket_title, ticket_category, \
+         ticket_priority, ticket_status, ticket_requester_id, ticket_assigned_admin_id, \
+         ticket_guest_name, ticket_guest_email) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, 0, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(&c.id)
+    .bind(&c.tenant)
+    .bind(&c.name)
+    .bind(opt_json(&c.avatar)?)
+    .bind(&c.owner_id)
+    .bind(c.created_at.unix_ms())
+    .bind(c.updated_at.unix_ms())
+    .bind(search_key(c.name.as_deref().unwrap_or_default()))
+    .bind(&ticket.title)
+    .bind(ticket.category.as_str())
+    .bind(ticket.priority.as_str())
+    .bind(ticket.status.as_str())
+    .bind(&ticket.requester_id)
+    .bind(&ticket.assigned_admin_id)
+    .bind(&ticket.guest_name)
+    .bind(&ticket.guest_email)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO memberships (conversation_id, participant_id, joined_at, left_at, is_active, \
+         is_pinned, pinned_at, joined_seq) VALUES ($1, $2, $3, NULL, TRUE, FALSE, NULL, 0)",
+    )
+    .bind(&member.conversation_id)
+    .bind(&member.participant_id)
+    .bind(member.joined_at.unix_ms())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl TicketStore for SqlStore {
+    async fn create_ticket(
+        &self,
+        conversation: &Conversation,
+        requester: &Membership,
+        guest: Option<&Participant>,
+        first: &NewMessage,
+    ) -> StoreResult<Message> {
+        let mut tx = self.begin().await?;
+        if let Some(guest) = guest {
+            insert_participant(&mut tx, guest, OnConflict::Ignore).await?;
+        }
+        insert_ticket_conversation(&mut tx, conversation, requester).await?;
+        let message = append_in_tx(&mut tx, first).await?;
+        raise_read_mark(&mut tx, &conversation.id, TicketSide::User, message.seq, message.created_at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(message)
+    }
+
+    async fn ticket(&self, id: &str) -> StoreResult<Option<Ticket>> {
+        let sql = concat!("SELECT ", ticket_columns!(), ticket_joins!(), "WHERE c.id = $1");
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.reader).await.map_err(db_err)?;
+        match row {
+            Some(row) => ticket_from_row(&row, false),
+            None => Ok(None),
+        }
+    }
+
+    async fn tickets(&self, query: &TicketQuery) -> StoreResult<Vec<Ticket>> {
+        let mut q = QueryBuilder::<Db>::new(concat!("SELECT ", ticket_columns!()));
+        q.push(match query.unread_for {
+            TicketSide::Admin => ADMINS_UNREAD,
+            TicketSide::User => USERS_UNREAD,
+        });
+        q.push(concat!(ticket_joins!(), "WHERE c.ticket_title IS NOT NULL AND c.tenant = "));
+        q.push_bind(query.tenant.clone());
+        if let Some(requester) = &query.requester_id {
+            q.push(" AND c.ticket_requester_id = ").push_bind(requester.clone());
+        }
+        if let Some(status) = query.status {
+            q.push(" AND c.ticket_status = ").push_bind(status.as_str());
+        }
+        if let Some(category) = query.category {
+            q.push(" AND c.ticket_category = ").push_bind(category.as_str());
+        }
+        if let Some(priority) = query.priority {
+            q.push(" AND c.ticket_priority = ").push_bind(priority.as_str());
+        }
+        if let Some(assignee) = &query.assignee_id {
+            q.push(" AND c.ticket_assigned_admin_id = ").push_bind(assignee.clone());
+        }
+        if let Some((at, id)) = &query.after {
+            q.push(" AND (c.updated_at < ").push_bind(at.unix_ms());
+            q.push(" OR (c.updated_at = ").push_bind(at.unix_ms());
+            q.push(" AND c.id < ").push_bind(id.clone()).push("))");
+        }
+        q.push(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ").push_bind(query.limit as i64);
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
+        let mut tickets = Vec::with_capacity(rows.len());
+        for row in &rows {
+            tickets.extend(ticket_from_row(row, true)?);
+        }
+        Ok(tickets)
+    }
+
+    async fn update_ticket(&self, id: &str, facet: &TicketFacet, at: Timestamp) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE conversations SET ticket_title = $2, ticket_category = $3, ticket_priority = $4, \
+             ticket_status = $5, ticket_assigned_admin_id = $6, updated_at = $7 \
+             WHERE id = $1 AND ticket_title IS NOT NULL",
+        )
+        .bind(id)
+        .bind(&facet.title)
+        .bind(facet.category.as_str())
+        .bind(facet.priority.as_str())
+        .bind(facet.status.as_str())
+        .bind(&facet.assigned_admin_id)
+        .bind(at.unix_ms())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("ticket {id}")));
+        }
+        Ok(())
+    }
+
+    async fn append_ticket_message(
+        &self,
+        m: &NewMessage,
+        side: TicketSide,
+        status: TicketStatus,
+    ) -> StoreResult<Appended> {
+        let mut tx = self.begin().await?;
+        if let Some(client_id) = &m.client_message_id {
+            let sql = concat!(
+                "SELECT ",
+                message_columns!(),
+                " FROM messages m WHERE m.conversation_id = $1 \
+                 AND m.sender_id = $2 AND m.client_message_id = $3"
+            );
+            let existing = sqlx::query(sql)
+                .bind(&m.conversation_id)
+                .bind(&m.sender_id)
+                .bind(client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if let Some(row) = existing {
+                let message = message_from(&row)?;
+                drop(tx);
+                let mut found = self.with_reactions(vec![message]).await?;
+                return Ok(Appended::Duplicate(found.remove(0)));
+            }
+        }
+        let message = append_in_tx(&mut tx, m).await?;
+        sqlx::query("UPDATE conversations SET ticket_status = $2, updated_at = $3 WHERE id = $1")
+            .bind(&m.conversation_id)
+            .bind(status.as_str())
+            .bind(m.created_at.unix_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        raise_read_mark(&mut tx, &m.conversation_id, side, message.seq, m.created_at).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Appended::Created(message))
+    }
+
+    async fn ticket_messages(&self, id: &str, offset: u64, limit: u32) -> StoreResult<Vec<Message>> {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.conversation_id = $1 \
+             AND m.sender_type <> 'System' ORDER BY m.seq DESC LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(sql)
+            .bind(id)
+            .bind(limit as i64)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        self.complete_messages(rows).await
+    }
+
+    async fn mark_ticket_read(&self, id: &str, side: TicketSide, seq: i64, at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        raise_read_mark(&mut tx, id, side, seq, at).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn ticket_unread(&self, id: &str, requester_id: &str, side: TicketSide) -> StoreResult<u64> {
+        // The other side of the requester is everyone else; of the admins, the requester.
+        let sql = match side {
+            TicketSide::Admin => {
+                "SELECT COUNT(*) FROM messages m WHERE m.conversation_id = $1 AND m.sender_type <> 'System' \
+                 AND m.sender_id = $2 AND m.seq > COALESCE((SELECT r.last_read_seq FROM ticket_reads r \
+                 WHERE r.conversation_id = $1 AND r.side = $3), 0)"
+            }
+            TicketSide::User => {
+                "SELECT COUNT(*) FROM messages m WHERE m.conversation_id = $1 AND m.sender_type <> 'System' \
+                 AND m.sender_id <> $2 AND m.seq > COALESCE((SELECT r.last_read_seq FROM ticket_reads r \
+                 WHERE r.conversation_id = $1 AND r.side = $3), 0)"
+            }
+        };
+        let count: i64 = sqlx::query_scalar(sql)
+            .bind(id)
+            .bind(requester_id)
+            .bind(side.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(count.max(0) as u64)
+    }
+}
