@@ -94,46 +94,6 @@ async fn chat_in_tx(tx: &mut Tx, conversation_id: &str) -> StoreResult<Option<Ch
     row.as_ref().map(channel_chat_from).transpose()
 }
 
-/// The message of the conversation with this idempotency key (external id, else client message
-/// id), if one is stored.
-async fn existing_message_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Option<Message>> {
-    if let Some(external) = &m.external {
-        let sql = concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages m WHERE m.conversation_id = $1 AND m.external_id = $2"
-        );
-        let row = sqlx::query(sql)
-            .bind(&m.conversation_id)
-            .bind(&external.id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        if let Some(row) = row {
-            return Ok(Some(message_from(&row)?));
-        }
-    }
-    if let Some(client_id) = &m.client_message_id {
-        let sql = concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages m WHERE m.conversation_id = $1 \
-             AND m.sender_id = $2 AND m.client_message_id = $3"
-        );
-        let row = sqlx::query(sql)
-            .bind(&m.conversation_id)
-            .bind(&m.sender_id)
-            .bind(client_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        if let Some(row) = row {
-            return Ok(Some(message_from(&row)?));
-        }
-    }
-    Ok(None)
-}
-
 async fn insert_outbox_entry(tx: &mut Tx, e: &OutboxEntry) -> StoreResult<i64> {
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE channel_accounts SET outbox_seq = outbox_seq + 1 WHERE id = $1 RETURNING outbox_seq",
@@ -217,45 +177,7 @@ impl SqlStore {
         if let Some(row) = existing {
             return Ok((channel_chat_from(&row)?, false));
         }
-        let facet = c.channel.as_ref();
-        sqlx::query(
-            "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
-             last_message_at, last_message_id, last_seq, search_name, channel, channel_customer_id, \
-             channel_account_id, channel_external_chat_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, 0, $8, $9, $10, $11, $12)",
-        )
-        .bind(&c.id)
-        .bind(&c.tenant)
-        .bind(&c.name)
-        .bind(opt_json(&c.avatar)?)
-        .bind(&c.owner_id)
-        .bind(c.created_at.unix_ms())
-        .bind(c.updated_at.unix_ms())
-        .bind(search_key(c.name.as_deref().unwrap_or_default()))
-        .bind(facet.map(|f| f.channel.clone()))
-        .bind(facet.and_then(|f| f.customer_id.clone()))
-        .bind(facet.and_then(|f| f.account_id.clone()))
-        .bind(facet.and_then(|f| f.external_chat_id.clone()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        for m in members {
-            sqlx::query(
-                "INSERT INTO memberships (conversation_id, participant_id, joined_at, left_at, \
-                 is_active, is_pinned, pinned_at, joined_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&m.conversation_id)
-            .bind(&m.participant_id)
-            .bind(m.joined_at.unix_ms())
-            .bind(m.left_at.map(Timestamp::unix_ms))
-            .bind(m.is_active)
-            .bind(m.is_pinned)
-            .bind(m.pinned_at.map(Timestamp::unix_ms))
-            .bind(m.joined_seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        insert_conversation_in_tx(&mut tx, c, members).await?;
         sqlx::query(
             "INSERT INTO channel_chats (conversation_id, tenant, account_id, external_chat_id, name, \
              is_group, customer_id, unread_count, last_message_at, last_message_text, created_at) \

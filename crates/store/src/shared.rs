@@ -346,6 +346,103 @@ async fn insert_participant(tx: &mut Tx, p: &Participant, on_conflict: OnConflic
     Ok(done.rows_affected())
 }
 
+/// Inserts a conversation (with whatever facets it has) and its memberships.
+async fn insert_conversation_in_tx(tx: &mut Tx, c: &Conversation, members: &[Membership]) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
+         last_message_at, last_message_id, last_seq, search_name, channel, channel_customer_id, \
+         channel_account_id, channel_external_chat_id, ticket_title, ticket_category, \
+         ticket_priority, ticket_status, ticket_requester_id, ticket_assigned_admin_id, \
+         ticket_guest_name, ticket_guest_email) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23)",
+    )
+    .bind(&c.id)
+    .bind(&c.tenant)
+    .bind(&c.name)
+    .bind(opt_json(&c.avatar)?)
+    .bind(&c.owner_id)
+    .bind(c.created_at.unix_ms())
+    .bind(c.updated_at.unix_ms())
+    .bind(c.last_message_at.map(Timestamp::unix_ms))
+    .bind(&c.last_message_id)
+    .bind(c.last_seq)
+    .bind(search_key(c.name.as_deref().unwrap_or_default()))
+    .bind(c.channel.as_ref().map(|f| f.channel.clone()))
+    .bind(c.channel.as_ref().and_then(|f| f.customer_id.clone()))
+    .bind(c.channel.as_ref().and_then(|f| f.account_id.clone()))
+    .bind(c.channel.as_ref().and_then(|f| f.external_chat_id.clone()))
+    .bind(c.ticket.as_ref().map(|t| t.title.clone()))
+    .bind(c.ticket.as_ref().map(|t| t.category.as_str()))
+    .bind(c.ticket.as_ref().map(|t| t.priority.as_str()))
+    .bind(c.ticket.as_ref().map(|t| t.status.as_str()))
+    .bind(c.ticket.as_ref().map(|t| t.requester_id.clone()))
+    .bind(c.ticket.as_ref().and_then(|t| t.assigned_admin_id.clone()))
+    .bind(c.ticket.as_ref().and_then(|t| t.guest_name.clone()))
+    .bind(c.ticket.as_ref().and_then(|t| t.guest_email.clone()))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    for m in members {
+        sqlx::query(
+            "INSERT INTO memberships (conversation_id, participant_id, joined_at, left_at, \
+             is_active, is_pinned, pinned_at, joined_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&m.conversation_id)
+        .bind(&m.participant_id)
+        .bind(m.joined_at.unix_ms())
+        .bind(m.left_at.map(Timestamp::unix_ms))
+        .bind(m.is_active)
+        .bind(m.is_pinned)
+        .bind(m.pinned_at.map(Timestamp::unix_ms))
+        .bind(m.joined_seq)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The message of the conversation with this idempotency key (external id, else client message
+/// id), if one is stored.
+async fn existing_message_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Option<Message>> {
+    if let Some(external) = &m.external {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.conversation_id = $1 AND m.external_id = $2"
+        );
+        let row = sqlx::query(sql)
+            .bind(&m.conversation_id)
+            .bind(&external.id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = row {
+            return Ok(Some(message_from(&row)?));
+        }
+    }
+    if let Some(client_id) = &m.client_message_id {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages m WHERE m.conversation_id = $1 \
+             AND m.sender_id = $2 AND m.client_message_id = $3"
+        );
+        let row = sqlx::query(sql)
+            .bind(&m.conversation_id)
+            .bind(&m.sender_id)
+            .bind(client_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        if let Some(row) = row {
+            return Ok(Some(message_from(&row)?));
+        }
+    }
+    Ok(None)
+}
+
 impl SqlStore {
     async fn begin(&self) -> StoreResult<Tx> {
         self.writer.begin().await.map_err(db_err)
@@ -581,58 +678,7 @@ impl ChatStore for SqlStore {
 
     async fn create_conversation(&self, c: &Conversation, members: &[Membership]) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
-             last_message_at, last_message_id, last_seq, search_name, channel, channel_customer_id, \
-             channel_account_id, channel_external_chat_id, ticket_title, ticket_category, \
-             ticket_priority, ticket_status, ticket_requester_id, ticket_assigned_admin_id, \
-             ticket_guest_name, ticket_guest_email) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21, $22, $23)",
-        )
-        .bind(&c.id)
-        .bind(&c.tenant)
-        .bind(&c.name)
-        .bind(opt_json(&c.avatar)?)
-        .bind(&c.owner_id)
-        .bind(c.created_at.unix_ms())
-        .bind(c.updated_at.unix_ms())
-        .bind(c.last_message_at.map(Timestamp::unix_ms))
-        .bind(&c.last_message_id)
-        .bind(c.last_seq)
-        .bind(search_key(c.name.as_deref().unwrap_or_default()))
-        .bind(c.channel.as_ref().map(|f| f.channel.clone()))
-        .bind(c.channel.as_ref().and_then(|f| f.customer_id.clone()))
-        .bind(c.channel.as_ref().and_then(|f| f.account_id.clone()))
-        .bind(c.channel.as_ref().and_then(|f| f.external_chat_id.clone()))
-        .bind(c.ticket.as_ref().map(|t| t.title.clone()))
-        .bind(c.ticket.as_ref().map(|t| t.category.as_str()))
-        .bind(c.ticket.as_ref().map(|t| t.priority.as_str()))
-        .bind(c.ticket.as_ref().map(|t| t.status.as_str()))
-        .bind(c.ticket.as_ref().map(|t| t.requester_id.clone()))
-        .bind(c.ticket.as_ref().and_then(|t| t.assigned_admin_id.clone()))
-        .bind(c.ticket.as_ref().and_then(|t| t.guest_name.clone()))
-        .bind(c.ticket.as_ref().and_then(|t| t.guest_email.clone()))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        for m in members {
-            sqlx::query(
-                "INSERT INTO memberships (conversation_id, participant_id, joined_at, left_at, \
-                 is_active, is_pinned, pinned_at, joined_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&m.conversation_id)
-            .bind(&m.participant_id)
-            .bind(m.joined_at.unix_ms())
-            .bind(m.left_at.map(Timestamp::unix_ms))
-            .bind(m.is_active)
-            .bind(m.is_pinned)
-            .bind(m.pinned_at.map(Timestamp::unix_ms))
-            .bind(m.joined_seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        insert_conversation_in_tx(&mut tx, c, members).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -877,35 +923,10 @@ impl ChatStore for SqlStore {
 
     async fn append_message(&self, m: &NewMessage) -> StoreResult<Appended> {
         let mut tx = self.begin().await?;
-        if let Some(external) = &m.external {
-            let sql = concat!(
-                "SELECT ", message_columns!(), " FROM messages m WHERE m.conversation_id = $1 AND m.external_id = $2"
-            );
-            let existing =
-                sqlx::query(sql).bind(&m.conversation_id).bind(&external.id).fetch_optional(&mut *tx).await.map_err(db_err)?;
-            if let Some(row) = existing {
-                let message = message_from(&row)?;
-                drop(tx);
-                let mut found = self.with_reactions(vec![message]).await?;
-                return Ok(Appended::Duplicate(found.remove(0)));
-            }
-        }
-        if let Some(client_id) = &m.client_message_id {
-            let sql = concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.conversation_id = $1 \
-                 AND m.sender_id = $2 AND m.client_message_id = $3");
-            let existing = sqlx::query(sql)
-                .bind(&m.conversation_id)
-                .bind(&m.sender_id)
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            if let Some(row) = existing {
-                let message = message_from(&row)?;
-                drop(tx);
-                let mut found = self.with_reactions(vec![message]).await?;
-                return Ok(Appended::Duplicate(found.remove(0)));
-            }
+        if let Some(message) = existing_message_in_tx(&mut tx, m).await? {
+            drop(tx);
+            let mut found = self.with_reactions(vec![message]).await?;
+            return Ok(Appended::Duplicate(found.remove(0)));
         }
         let message = append_in_tx(&mut tx, m).await?;
         tx.commit().await.map_err(db_err)?;

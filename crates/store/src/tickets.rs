@@ -86,47 +86,6 @@ async fn raise_read_mark(
     Ok(())
 }
 
-async fn insert_ticket_conversation(tx: &mut Tx, c: &Conversation, member: &Membership) -> StoreResult<()> {
-    let ticket = c.ticket.as_ref().ok_or_else(|| StoreError::Backend("a ticket needs its facet".into()))?;
-    sqlx::query(
-        "INSERT INTO conversations (id, tenant, name, avatar, owner_id, created_at, updated_at, \
-         last_message_at, last_message_id, last_seq, search_name, ticket_title, ticket_category, \
-         ticket_priority, ticket_status, ticket_requester_id, ticket_assigned_admin_id, \
-         ticket_guest_name, ticket_guest_email) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, 0, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(&c.id)
-    .bind(&c.tenant)
-    .bind(&c.name)
-    .bind(opt_json(&c.avatar)?)
-    .bind(&c.owner_id)
-    .bind(c.created_at.unix_ms())
-    .bind(c.updated_at.unix_ms())
-    .bind(search_key(c.name.as_deref().unwrap_or_default()))
-    .bind(&ticket.title)
-    .bind(ticket.category.as_str())
-    .bind(ticket.priority.as_str())
-    .bind(ticket.status.as_str())
-    .bind(&ticket.requester_id)
-    .bind(&ticket.assigned_admin_id)
-    .bind(&ticket.guest_name)
-    .bind(&ticket.guest_email)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    sqlx::query(
-        "INSERT INTO memberships (conversation_id, participant_id, joined_at, left_at, is_active, \
-         is_pinned, pinned_at, joined_seq) VALUES ($1, $2, $3, NULL, TRUE, FALSE, NULL, 0)",
-    )
-    .bind(&member.conversation_id)
-    .bind(&member.participant_id)
-    .bind(member.joined_at.unix_ms())
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
 #[async_trait]
 impl TicketStore for SqlStore {
     async fn create_ticket(
@@ -140,7 +99,7 @@ impl TicketStore for SqlStore {
         if let Some(guest) = guest {
             insert_participant(&mut tx, guest, OnConflict::Ignore).await?;
         }
-        insert_ticket_conversation(&mut tx, conversation, requester).await?;
+        insert_conversation_in_tx(&mut tx, conversation, std::slice::from_ref(requester)).await?;
         let message = append_in_tx(&mut tx, first).await?;
         raise_read_mark(&mut tx, &conversation.id, TicketSide::User, message.seq, message.created_at).await?;
         tx.commit().await.map_err(db_err)?;
@@ -222,26 +181,10 @@ impl TicketStore for SqlStore {
         status: TicketStatus,
     ) -> StoreResult<Appended> {
         let mut tx = self.begin().await?;
-        if let Some(client_id) = &m.client_message_id {
-            let sql = concat!(
-                "SELECT ",
-                message_columns!(),
-                " FROM messages m WHERE m.conversation_id = $1 \
-                 AND m.sender_id = $2 AND m.client_message_id = $3"
-            );
-            let existing = sqlx::query(sql)
-                .bind(&m.conversation_id)
-                .bind(&m.sender_id)
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            if let Some(row) = existing {
-                let message = message_from(&row)?;
-                drop(tx);
-                let mut found = self.with_reactions(vec![message]).await?;
-                return Ok(Appended::Duplicate(found.remove(0)));
-            }
+        if let Some(message) = existing_message_in_tx(&mut tx, m).await? {
+            drop(tx);
+            let mut found = self.with_reactions(vec![message]).await?;
+            return Ok(Appended::Duplicate(found.remove(0)));
         }
         let message = append_in_tx(&mut tx, m).await?;
         sqlx::query("UPDATE conversations SET ticket_status = $2, updated_at = $3 WHERE id = $1")
