@@ -94,6 +94,34 @@ async fn chat_in_tx(tx: &mut Tx, conversation_id: &str) -> StoreResult<Option<Ch
     row.as_ref().map(channel_chat_from).transpose()
 }
 
+/// A new message's effect on its chat's dashboard row.
+async fn record_chat_change(tx: &mut Tx, conversation_id: &str, change: &ChatChange) -> StoreResult<()> {
+    if change.shown {
+        sqlx::query(
+            "UPDATE channel_chats SET last_message_at = $2, last_message_text = $3, \
+             unread_count = CASE WHEN $4 THEN 0 WHEN $5 THEN unread_count + 1 ELSE unread_count END, \
+             name = COALESCE($6, name) WHERE conversation_id = $1",
+        )
+        .bind(conversation_id)
+        .bind(change.last_message_at.unix_ms())
+        .bind(&change.last_message_text)
+        .bind(change.read)
+        .bind(change.unread)
+        .bind(&change.name)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    } else if let Some(name) = &change.name {
+        sqlx::query("UPDATE channel_chats SET name = $2 WHERE conversation_id = $1")
+            .bind(conversation_id)
+            .bind(name)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 async fn insert_outbox_entry(tx: &mut Tx, e: &OutboxEntry) -> StoreResult<i64> {
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE channel_accounts SET outbox_seq = outbox_seq + 1 WHERE id = $1 RETURNING outbox_seq",
@@ -384,43 +412,30 @@ impl ChannelStore for SqlStore {
         change: &ChatChange,
         outbox: Option<&OutboxEntry>,
     ) -> StoreResult<(Appended, Option<ChannelChat>)> {
-        let mut tx = self.begin().await?;
-        if let Some(existing) = existing_message_in_tx(&mut tx, m).await? {
-            drop(tx);
-            let mut found = self.with_reactions(vec![existing]).await?;
-            let chat = self.fetch_channel_chat(&m.conversation_id).await?;
-            return Ok((Appended::Duplicate(found.remove(0)), chat));
-        }
-        let message = append_in_tx(&mut tx, m).await?;
-        if change.shown {
-            sqlx::query(
-                "UPDATE channel_chats SET last_message_at = $2, last_message_text = $3, \
-                 unread_count = CASE WHEN $4 THEN 0 WHEN $5 THEN unread_count + 1 ELSE unread_count END, \
-                 name = COALESCE($6, name) WHERE conversation_id = $1",
-            )
-            .bind(&m.conversation_id)
-            .bind(change.last_message_at.unix_ms())
-            .bind(&change.last_message_text)
-            .bind(change.read)
-            .bind(change.unread)
-            .bind(&change.name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        } else if let Some(name) = &change.name {
-            sqlx::query("UPDATE channel_chats SET name = $2 WHERE conversation_id = $1")
-                .bind(&m.conversation_id)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        if let Some(entry) = outbox {
-            insert_outbox_entry(&mut tx, entry).await?;
-        }
-        let chat = chat_in_tx(&mut tx, &m.conversation_id).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok((Appended::Created(message), chat))
+        let conversation_id = m.conversation_id.clone();
+        let (m, change, outbox) = (m.clone(), change.clone(), outbox.cloned());
+        let (written, chat) = self
+            .group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let written = append_unless_present(tx, &m).await?;
+                    if matches!(written, Written::Found(_)) {
+                        return Ok((written, None));
+                    }
+                    record_chat_change(tx, &m.conversation_id, &change).await?;
+                    if let Some(entry) = &outbox {
+                        insert_outbox_entry(tx, entry).await?;
+                    }
+                    let chat = chat_in_tx(tx, &m.conversation_id).await?;
+                    Ok((written, chat))
+                })
+            })
+            .await?;
+        let chat = match written {
+            Written::Found(_) => self.fetch_channel_chat(&conversation_id).await?,
+            Written::Created(_) => chat,
+        };
+        Ok((self.appended(written).await?, chat))
     }
 
     async fn mark_channel_chat_read(

@@ -405,6 +405,20 @@ async fn insert_conversation_in_tx(tx: &mut Tx, c: &Conversation, members: &[Mem
 
 /// The message of the conversation with this idempotency key (external id, else client message
 /// id), if one is stored.
+/// What an append found: the message already there (by external id or clientMessageId), or
+/// the one it created.
+enum Written {
+    Found(Message),
+    Created(Message),
+}
+
+async fn append_unless_present(tx: &mut Tx, m: &NewMessage) -> StoreResult<Written> {
+    if let Some(found) = existing_message_in_tx(tx, m).await? {
+        return Ok(Written::Found(found));
+    }
+    Ok(Written::Created(append_in_tx(tx, m).await?))
+}
+
 async fn existing_message_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Option<Message>> {
     if let Some(external) = &m.external {
         let sql = concat!(
@@ -446,6 +460,14 @@ async fn existing_message_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Opti
 impl SqlStore {
     async fn begin(&self) -> StoreResult<Tx> {
         self.writer.begin().await.map_err(db_err)
+    }
+
+    /// The answer to an append; a message found again comes with its reactions.
+    async fn appended(&self, written: Written) -> StoreResult<Appended> {
+        Ok(match written {
+            Written::Created(message) => Appended::Created(message),
+            Written::Found(message) => Appended::Duplicate(self.with_reactions(vec![message]).await?.remove(0)),
+        })
     }
 
     async fn fetch_participant(&self, tenant: &str, id: &str) -> StoreResult<Option<Participant>> {
@@ -922,15 +944,12 @@ impl ChatStore for SqlStore {
     }
 
     async fn append_message(&self, m: &NewMessage) -> StoreResult<Appended> {
-        let mut tx = self.begin().await?;
-        if let Some(message) = existing_message_in_tx(&mut tx, m).await? {
-            drop(tx);
-            let mut found = self.with_reactions(vec![message]).await?;
-            return Ok(Appended::Duplicate(found.remove(0)));
-        }
-        let message = append_in_tx(&mut tx, m).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Appended::Created(message))
+        let m = m.clone();
+        let written = self
+            .group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> { Box::pin(async move { append_unless_present(tx, &m).await }) })
+            .await?;
+        self.appended(written).await
     }
 
     async fn message(&self, id: &str) -> StoreResult<Option<Message>> {

@@ -23,6 +23,7 @@ include!("files.rs");
 include!("bots.rs");
 include!("channels.rs");
 include!("tickets.rs");
+include!("group_commit.rs");
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +63,8 @@ impl Default for SqliteOptions {
 
 pub struct SqlStore {
     writer: SqlitePool,
+    /// Appends of messages, committed in groups (see group_commit.rs).
+    group: GroupCommit,
     reader: SqlitePool,
     path: PathBuf,
     durability: Durability,
@@ -101,7 +104,8 @@ impl SqlStore {
             .connect_with(connect.read_only(true))
             .await
             .map_err(db_err)?;
-        Ok(SqlStore { writer, reader, path: path.to_owned(), durability: options.durability })
+        let group = GroupCommit::start(writer.clone());
+        Ok(SqlStore { writer, group, reader, path: path.to_owned(), durability: options.durability })
     }
 
     /// Applies pending migrations without keeping the store open (`chatgate migrate`).

@@ -180,23 +180,27 @@ impl TicketStore for SqlStore {
         side: TicketSide,
         status: TicketStatus,
     ) -> StoreResult<Appended> {
-        let mut tx = self.begin().await?;
-        if let Some(message) = existing_message_in_tx(&mut tx, m).await? {
-            drop(tx);
-            let mut found = self.with_reactions(vec![message]).await?;
-            return Ok(Appended::Duplicate(found.remove(0)));
-        }
-        let message = append_in_tx(&mut tx, m).await?;
-        sqlx::query("UPDATE conversations SET ticket_status = $2, updated_at = $3 WHERE id = $1")
-            .bind(&m.conversation_id)
-            .bind(status.as_str())
-            .bind(m.created_at.unix_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        raise_read_mark(&mut tx, &m.conversation_id, side, message.seq, m.created_at).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Appended::Created(message))
+        let m = m.clone();
+        let written = self
+            .group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let written = append_unless_present(tx, &m).await?;
+                    if let Written::Created(message) = &written {
+                        sqlx::query("UPDATE conversations SET ticket_status = $2, updated_at = $3 WHERE id = $1")
+                            .bind(&m.conversation_id)
+                            .bind(status.as_str())
+                            .bind(m.created_at.unix_ms())
+                            .execute(&mut **tx)
+                            .await
+                            .map_err(db_err)?;
+                        raise_read_mark(tx, &m.conversation_id, side, message.seq, m.created_at).await?;
+                    }
+                    Ok(written)
+                })
+            })
+            .await?;
+        self.appended(written).await
     }
 
     async fn ticket_messages(&self, id: &str, offset: u64, limit: u32) -> StoreResult<Vec<Message>> {

@@ -122,6 +122,59 @@ async fn concurrent_appends_get_gap_free_sequence_numbers() {
     }
 }
 
+/// Appends that arrive together share commits: a failing one fails alone, the others are all
+/// stored, and one clientMessageId sent many times at once is still one message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appends_committed_together_succeed_or_fail_one_by_one() {
+    for f in stores().await {
+        for c in ["c1", "c2", "c3"] {
+            conversation(&*f.store, c, &["a"], 0).await;
+        }
+        let tasks: Vec<_> = (0..300)
+            .map(|i| {
+                let store = f.store.clone();
+                tokio::spawn(async move {
+                    let mut m = match i % 4 {
+                        0 => message("missing", "a", "lost", i),
+                        _ => message(["c1", "c2", "c3"][i as usize % 3], "a", &format!("m{i}"), i),
+                    };
+                    if i % 4 == 1 {
+                        m.conversation_id = "c1".into();
+                        m.client_message_id = Some("same".into());
+                    }
+                    (i, store.append_message(&m).await)
+                })
+            })
+            .collect();
+        let (mut failed, mut created_ids, mut duplicates) = (0, Vec::new(), Vec::new());
+        for t in tasks {
+            match t.await.unwrap() {
+                (i, Err(StoreError::NotFound(_))) if i % 4 == 0 => failed += 1,
+                (i, Ok(Appended::Created(m))) => created_ids.push((i, m.id)),
+                (i, Ok(Appended::Duplicate(m))) if i % 4 == 1 => duplicates.push(m.id),
+                (i, other) => panic!("append {i}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(failed, 75);
+        // Of the 75 sends of clientMessageId "same", one created the message and the rest found it.
+        let same: Vec<_> = created_ids.iter().filter(|(i, _)| i % 4 == 1).map(|(_, id)| id.clone()).collect();
+        assert_eq!(same.len(), 1);
+        assert_eq!(duplicates.len(), 74);
+        assert!(duplicates.iter().all(|id| *id == same[0]));
+        let mut total = 0;
+        for c in ["c1", "c2", "c3"] {
+            let range =
+                MessageRange { floor_seq: 0, from_seq: None, direction: Direction::Newer, limit: 1000 };
+            let stored = f.store.messages(c, &range).await.unwrap();
+            let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, (1..=stored.len() as i64).collect::<Vec<_>>(), "{c} is gap-free");
+            total += stored.len();
+        }
+        assert_eq!(total, created_ids.len());
+        assert_eq!(total, 150 + 1);
+    }
+}
+
 #[tokio::test]
 async fn a_known_client_message_id_returns_the_stored_message() {
     for f in stores().await {

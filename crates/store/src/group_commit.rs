@@ -1,0 +1,108 @@
+// Group commit, included by each SQL store after `shared.rs`.
+//
+// Every appended message must reach the disk before it is acknowledged, and with one writer a
+// commit per message caps a server at one fsync per message. So appends go through one task
+// that takes every append waiting at that moment (up to `GROUP_LIMIT`), runs each in a savepoint
+// of one transaction and commits them together: alone, an append commits at once; under load,
+// one fsync acknowledges a whole group. A failing append rolls back to its savepoint and fails
+// alone; a failing commit fails the whole group, and nobody is told "done" before the commit is.
+// Appends of one conversation never share a group out of order: the core serialises them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The most appends one commit carries.
+const GROUP_LIMIT: usize = 256;
+
+struct GroupJob {
+    /// Runs inside the group's transaction; `false` if it failed (its savepoint is undone).
+    work: GroupWork,
+    /// Told how the group's commit went; answers the caller.
+    done: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+#[derive(Clone)]
+struct GroupCommit {
+    jobs: tokio::sync::mpsc::Sender<GroupJob>,
+}
+
+impl GroupCommit {
+    fn start(writer: sqlx::Pool<Db>) -> GroupCommit {
+        let (jobs, mut queue) = tokio::sync::mpsc::channel::<GroupJob>(4 * GROUP_LIMIT);
+        tokio::spawn(async move {
+            let mut group = Vec::with_capacity(GROUP_LIMIT);
+            while queue.recv_many(&mut group, GROUP_LIMIT).await > 0 {
+                commit_group(&writer, std::mem::take(&mut group)).await;
+            }
+        });
+        GroupCommit { jobs }
+    }
+
+    /// Runs `work` in the next group's transaction and answers once that transaction committed.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, StoreResult<T>> + Send + 'static,
+    ) -> StoreResult<T> {
+        let outcome: Arc<Mutex<Option<StoreResult<T>>>> = Arc::new(Mutex::new(None));
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let slot = outcome.clone();
+        let job = GroupJob {
+            work: Box::new(move |tx| {
+                Box::pin(async move {
+                    let result = work(tx).await;
+                    let ok = result.is_ok();
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                    ok
+                })
+            }),
+            done: Box::new(move |committed| {
+                let own = outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let answer = match (own, committed) {
+                    (Some(Err(e)), _) => Err(e),
+                    (Some(Ok(value)), Ok(())) => Ok(value),
+                    (_, Err(e)) => Err(StoreError::Backend(e)),
+                    (None, Ok(())) => Err(StoreError::Backend("the write was not run".into())),
+                };
+                let _ = reply.send(answer);
+            }),
+        };
+        let stopped = || StoreError::Backend("the store's writer has stopped".into());
+        self.jobs.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// Runs the group in one transaction and tells every job how it ended.
+async fn commit_group(writer: &sqlx::Pool<Db>, group: Vec<GroupJob>) {
+    let (works, done): (Vec<_>, Vec<_>) = group.into_iter().map(|j| (j.work, j.done)).unzip();
+    let committed = run_in_one_transaction(writer, works).await.map_err(|e| e.to_string());
+    for d in done {
+        d(committed.clone());
+    }
+}
+
+type GroupWork = Box<dyn for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, bool> + Send>;
+
+async fn run_in_one_transaction(writer: &sqlx::Pool<Db>, works: Vec<GroupWork>) -> Result<(), sqlx::Error> {
+    let mut tx = writer.begin().await?;
+    if works.len() == 1 {
+        // Alone it needs no savepoint: a failure (answered by its own error) rolls back.
+        for work in works {
+            if !work(&mut tx).await {
+                return tx.rollback().await;
+            }
+        }
+        return tx.commit().await;
+    }
+    for work in works {
+        sqlx::query("SAVEPOINT grouped").execute(&mut *tx).await?;
+        if !work(&mut tx).await {
+            sqlx::query("ROLLBACK TO grouped").execute(&mut *tx).await?;
+        }
+        sqlx::query("RELEASE grouped").execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
