@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use chatgate_bus::InProcessBus;
 use chatgate_core::{Core, SystemClock};
 use chatgate_gateway::auth::Tokens;
@@ -115,6 +116,12 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     );
     tracing::info!("chatgate {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
 
+    // Real-time frames are small and must leave at once: no Nagle delay behind an unacked one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

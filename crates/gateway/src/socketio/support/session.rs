@@ -128,7 +128,9 @@ async fn work(door: Door, socket: SocketRef, session: Arc<Session>, mut inbox: m
             .check_user(session.caller.tenant(), &session.caller.participant_id())
         {
             Err(wait) => Err((429, format!("Rate limit reached; retry in {wait} s"))),
-            Ok(()) => handle(&door, &socket, &session.caller, event, data)
+            // Boxed: the handling future is large (it holds the whole core call), and an idle
+            // socket's worker should cost a pointer, not that future's worth of memory.
+            Ok(()) => Box::pin(handle(&door, &socket, &session.caller, event, data))
                 .await
                 .map_err(|e| (code_of(&e), e.message)),
         };
