@@ -8,9 +8,12 @@
 //! - `signalr`: a minimal SignalR WebSocket client for load.
 //! - `rest_send`: REST send throughput and latency at rising concurrency.
 //! - `hub_fanout`: SignalR fan-out to K subscribers, and memory per idle hub connection.
+//! - `compare`: chatgate against the Node socket.io peer (`bench/peers/socketio-node`) and the
+//!   raw WebSocket limit (`src/bin/raw-peer.rs`), in one run.
 //! - `socketio`: a minimal Socket.IO (Engine.IO v4 WebSocket) client for load.
 //! - `support_fanout`: a `/support` ticket room broadcast to K Socket.IO subscribers.
 
+mod compare;
 mod http;
 mod hub_fanout;
 mod report;
@@ -40,6 +43,9 @@ enum Scenario {
     /// SignalR fan-out: one conversation with K WebSocket subscribers and one sender
     /// (deliveries/s, send-to-receive p50/p99), and memory per idle hub connection.
     HubFanout(hub_fanout::Args),
+    /// chatgate side by side with the Node socket.io server and the raw WebSocket limit:
+    /// broadcast, many small rooms, idle memory, send-ack latency.
+    Compare(compare::Args),
     /// Support-desk fan-out: one ticket room on `/support` with K Socket.IO WebSocket
     /// subscribers and one sender (deliveries/s, send-to-receive p50/p99).
     SupportFanout(support_fanout::Args),
@@ -50,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::RestSend(args) => rest_send::run(args).await,
         Scenario::HubFanout(args) => hub_fanout::run(args).await,
+        Scenario::Compare(args) => compare::run(args).await,
         Scenario::SupportFanout(args) => support_fanout::run(args).await,
     }
 }

@@ -76,9 +76,15 @@ impl Server {
     }
 }
 
-/// A token for `sub`, signed with the benchmark server's secret.
+/// A user's token for `sub`, signed with the benchmark server's secret.
 pub fn token(sub: &str) -> String {
-    let claims = serde_json::json!({"sub": sub, "role": "user", "tenant": "default", "name": sub, "exp": 4_000_000_000i64});
+    token_in(sub, "user", "default")
+}
+
+/// A token for `sub` with `role` (`user`, `agent`, `admin`) in `tenant`.
+pub fn token_in(sub: &str, role: &str, tenant: &str) -> String {
+    let claims =
+        serde_json::json!({"sub": sub, "role": role, "tenant": tenant, "name": sub, "exp": 4_000_000_000i64});
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,

@@ -28,6 +28,16 @@ pub enum Incoming {
 impl SocketIoClient {
     /// Opens an Engine.IO WebSocket and connects to `namespace` with `{token}` as its auth.
     pub async fn connect(base: &str, namespace: &str, token: Option<&str>) -> anyhow::Result<SocketIoClient> {
+        let auth = token.map(|t| json!({"token": t})).unwrap_or_else(|| json!({}));
+        SocketIoClient::connect_with_auth(base, namespace, &auth).await
+    }
+
+    /// Opens an Engine.IO WebSocket and connects to `namespace` with `auth` as its auth payload.
+    pub async fn connect_with_auth(
+        base: &str,
+        namespace: &str,
+        auth: &Value,
+    ) -> anyhow::Result<SocketIoClient> {
         let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replacen("http", "ws", 1));
         let (socket, _) = tokio_tungstenite::connect_async(url).await.context("WebSocket upgrade")?;
         let mut client = SocketIoClient { socket, namespace: namespace.to_owned() };
@@ -35,7 +45,6 @@ impl SocketIoClient {
             Some(Ok(Message::Text(t))) if t.starts_with('0') => {}
             other => bail!("no Engine.IO open packet: {other:?}"),
         }
-        let auth = token.map(|t| json!({"token": t})).unwrap_or_else(|| json!({}));
         client.socket.send(Message::text(format!("40{namespace},{auth}"))).await?;
         let connected = format!("40{namespace},");
         let refused = format!("44{namespace},");
@@ -55,6 +64,12 @@ impl SocketIoClient {
         let frame = format!("42{},{}", self.namespace, json!([event, payload]));
         self.socket.send(Message::text(frame)).await?;
         Ok(())
+    }
+
+    /// The underlying WebSocket, once connected (for load generators that read and write from
+    /// separate tasks).
+    pub fn into_socket(self) -> Socket {
+        self.socket
     }
 
     /// The next frame, answering pings on the way.

@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 type Rooms = Arc<Mutex<HashMap<String, Vec<(u64, mpsc::Sender<Message>)>>>>;
 
@@ -39,10 +40,17 @@ async fn main() -> anyhow::Result<()> {
 #[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, rooms: Rooms, id: u64) {
     let mut room = String::new();
-    let accepted = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, res: Response| {
-        room = req.uri().path().trim_start_matches('/').to_owned();
-        Ok(res)
-    })
+    // Small buffers, as chatgate's own WebSocket doors use: the default 128 KiB read buffer would
+    // make the "raw limit" the most memory-hungry server in the idle comparison.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0);
+    let accepted = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        |req: &Request, res: Response| {
+            room = req.uri().path().trim_start_matches('/').to_owned();
+            Ok(res)
+        },
+        Some(config),
+    )
     .await;
     let Ok(socket) = accepted else { return };
     let (mut sink, mut source) = socket.split();
