@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// How long one webhook POST may take [default: 10000].
     #[arg(long, env = "CHATGATE_WEBHOOK_TIMEOUT_MS", value_name = "MS")]
     pub webhook_timeout_ms: Option<u64>,
+    /// Also add every bot delivery to the Redis stream named after the bot's topic, like redis://127.0.0.1:6379/0.
+    #[arg(long, env = "CHATGATE_BOT_TOPIC_REDIS_URL", value_name = "URL")]
+    pub bot_topic_redis_url: Option<String>,
     /// Lifetime of customer tokens, like 30m, 24h, 7d [default: 24h].
     #[arg(long, env = "CHATGATE_CUSTOMER_TOKEN_TTL", value_name = "DURATION")]
     pub customer_token_ttl: Option<String>,

@@ -191,6 +191,12 @@ fn outside_settings(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<Out
     bots.webhook_max_attempts = args.webhook_max_attempts.unwrap_or(bots.webhook_max_attempts);
     bots.webhook_initial_backoff_ms = args.webhook_backoff_ms.unwrap_or(bots.webhook_initial_backoff_ms);
     bots.webhook_timeout_ms = args.webhook_timeout_ms.unwrap_or(bots.webhook_timeout_ms);
+    if let Some(url) = &args.bot_topic_redis_url {
+        bots.topic_redis_url = Some(url.clone());
+    }
+    if let Some(url) = bots.topic_redis_url.as_deref().filter(|u| !u.is_empty()) {
+        chatgate_gateway::bots::check_topic_url(url).map_err(anyhow::Error::msg)?;
+    }
 
     let mut proxy = file.proxy.clone();
     for (name, url) in &proxy.services {

@@ -280,6 +280,86 @@ async fn a_bot_in_a_conversation_gets_signed_webhooks_and_answers_like_a_partici
     server.post("/api/bots", &bot_token, json!({})).await.problem(404, "NotFound");
 }
 
+/// With `--bot-topic-redis-url`, every delivery is also an entry of the Redis stream named after
+/// the bot's topic, in delivery order, with the same body the webhook gets.
+#[tokio::test]
+async fn deliveries_also_go_to_the_bots_topic_as_a_redis_stream() {
+    let redis_url =
+        std::env::var("CHATGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let server = TestServer::start_with(&[
+        "--dev",
+        "--rate-limit-per-ip",
+        "0",
+        "--rate-limit-per-user",
+        "0",
+        "--bot-topic-redis-url",
+        &redis_url,
+    ]);
+    let (url, hook) = webhook(0).await;
+    let dev = dev_token(&server, "dev-topic").await;
+    // A topic of its own, so that runs sharing the Redis server do not see each other.
+    let name = format!("topic{}", std::process::id());
+    let bot = create_bot(&server, &dev, &name, json!({"webhookUrl": url})).await;
+    let topic = format!("{name}-topic");
+    let bot_pid = bot["participantId"].as_str().unwrap().to_owned();
+    let mut redis = redis::Client::open(redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the local Redis (127.0.0.1:6379) must be running");
+    let _: () = redis::cmd("DEL").arg(&topic).query_async(&mut redis).await.unwrap();
+
+    let ana = server.participant("ana", "Ana").await;
+    let conversation = server.conversation(&ana, &[&bot_pid]).await;
+    let first = server.say(&ana, &conversation, "one").await;
+    let second = server.say(&ana, &conversation, "two").await;
+    let hooked = hook.wait_for(2, Duration::from_secs(10)).await;
+
+    type Entries = Vec<(String, Vec<(String, Vec<u8>)>)>;
+    let mut entries: Entries = Vec::new();
+    for _ in 0..100 {
+        entries = redis::cmd("XRANGE").arg(&topic).arg("-").arg("+").query_async(&mut redis).await.unwrap();
+        if entries.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(entries.len(), 2, "one stream entry per delivery");
+    let field = |entry: &(String, Vec<(String, Vec<u8>)>), name: &str| {
+        entry.1.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    for (entry, sent) in entries.iter().zip([&first, &second]) {
+        let body: Value = serde_json::from_slice(&field(entry, "body")).unwrap();
+        assert_eq!(body["type"], "message");
+        assert_eq!(body["message"]["id"], sent["id"], "in delivery order");
+        assert_eq!(field(entry, "conversationId"), conversation.as_bytes());
+        assert_eq!(field(entry, "tenant"), b"default");
+        assert_eq!(field(entry, "botId"), bot["id"].as_str().unwrap().as_bytes());
+        // The same delivery as the webhook's: same id, same bytes.
+        let posted =
+            hooked.iter().find(|d| d.json()["message"]["id"] == sent["id"]).expect("webhook delivery");
+        assert_eq!(field(entry, "body"), posted.body.to_vec());
+        assert_eq!(
+            Some(String::from_utf8(field(entry, "id")).unwrap().as_str()),
+            posted.header("x-chatgate-delivery")
+        );
+    }
+    let _: () = redis::cmd("DEL").arg(&topic).query_async(&mut redis).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_bot_topic_url_stops_startup_with_the_fix() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatgate"))
+        .args(["serve", "--port", "0", "--bot-topic-redis-url", "http://nowhere", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redis://host:port/db"), "{stderr}");
+}
+
 #[tokio::test]
 async fn failed_webhooks_are_retried_with_backoff_under_one_delivery_id() {
     let server = TestServer::start_with(&[

@@ -2,10 +2,9 @@
 //! `MessageCreated`, or a bot stream's `StreamCompleted`) it asks the core which bots hear of it,
 //! renders the delivery once and gives it to every outlet.
 //!
-//! Outlets are where a bot can be reached. Today: the webhook (an HMAC-signed POST, retried with
-//! backoff) and the bot's open event streams (SSE). A bus-topic outlet — the bot's `kafkaTopic`
-//! as a NATS JetStream subject or Redis stream — is another implementation of [`Outlet`], added
-//! when chatgate gets its distributed bus.
+//! Outlets are where a bot can be reached: the webhook (an HMAC-signed POST, retried with
+//! backoff), the bot's open event streams (SSE) and, when configured, the Redis stream of the
+//! bot's `kafkaTopic` (`topics.rs`).
 //!
 //! Deliveries are best-effort and at-least-once for webhooks (a retry after a lost answer sends
 //! the same `X-Chatgate-Delivery` id again); a bot that was down catches up from history.

@@ -5,8 +5,8 @@
 //! - [`streams`]: `/api/conversations/{id}/streams` and `/api/streams/{id}/…` for bot tokens.
 //! - [`delivery`]: one task that follows the core's events, asks the core which bots hear of each
 //!   message and hands the delivery to every [`delivery::Outlet`]: the signed webhook and the
-//!   bots' open event streams. A bus-topic outlet (NATS JetStream subject, Redis stream) joins
-//!   them when chatgate has a distributed bus.
+//!   bots' open event streams, and with `topic_redis_url` the bot's topic as a Redis stream
+//!   ([`topics`]).
 //! - [`events`]: `GET /api/bots/me/events`, the Server-Sent Events outlet.
 
 pub mod delivery;
@@ -14,6 +14,9 @@ pub mod dto;
 pub mod events;
 pub mod rest;
 pub mod streams;
+pub mod topics;
+
+pub use topics::check_topic_url;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +50,10 @@ pub struct BotSettings {
     pub max_webhooks_in_flight: usize,
     /// Event streams (`GET /api/bots/me/events`) one bot may hold open at once.
     pub max_event_streams_per_bot: usize,
+    /// When set, every delivery is also added to the Redis stream named after the bot's topic.
+    pub topic_redis_url: Option<String>,
+    /// Entries kept per topic stream (approximately: `XADD … MAXLEN ~`).
+    pub topic_max_len: usize,
 }
 
 impl Default for BotSettings {
@@ -61,6 +68,8 @@ impl Default for BotSettings {
             max_webhook_body_bytes: 1024 * 1024,
             max_webhooks_in_flight: 1024,
             max_event_streams_per_bot: 8,
+            topic_redis_url: None,
+            topic_max_len: 100_000,
         }
     }
 }
@@ -93,8 +102,20 @@ impl BotRuntime {
 
 /// Starts delivering to bots and timing streams; returns the door's routes.
 pub fn start(state: &AppState) -> Router<AppState> {
-    let webhook = delivery::WebhookOutlet::new(&state.bots.settings);
-    let outlets: Vec<Arc<dyn delivery::Outlet>> = vec![Arc::new(webhook), state.bots.event_streams.clone()];
+    let settings = &state.bots.settings;
+    let webhook = delivery::WebhookOutlet::new(settings);
+    let mut outlets: Vec<Arc<dyn delivery::Outlet>> =
+        vec![Arc::new(webhook), state.bots.event_streams.clone()];
+    if let Some(url) = settings.topic_redis_url.as_deref().filter(|u| !u.is_empty()) {
+        match topics::RedisTopicOutlet::start(url, settings.topic_max_len) {
+            Ok(outlet) => {
+                tracing::info!(redis = %topics::redacted(url), "bot deliveries also go to Redis streams named after each bot's topic");
+                outlets.push(Arc::new(outlet));
+            }
+            // The settings were checked at startup (`check_topic_url`); this is not expected.
+            Err(e) => tracing::error!("{e}"),
+        }
+    }
     tokio::spawn(delivery::run(state.core.subscribe(), state.core.clone(), outlets));
     tokio::spawn(drive_streams(state.core.clone(), state.bots.streams.clone()));
     routes()
