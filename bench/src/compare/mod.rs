@@ -351,6 +351,12 @@ fn ratio(a: f64, b: f64) -> String {
     if a.is_finite() && b.is_finite() && b > 0.0 { format!("{:.2}×", a / b) } else { "—".into() }
 }
 
+/// A row of the table: the four targets' figures, then chatgate's Socket.IO over Node and over
+/// the raw limit.
+fn target_row(label: String, [sio, hub, node, raw]: [f64; 4], show: fn(f64) -> String) -> Vec<String> {
+    vec![label, show(sio), show(hub), show(node), show(raw), ratio(sio, node), ratio(sio, raw)]
+}
+
 fn one_place(v: f64) -> String {
     if v.is_finite() { format!("{v:.1}") } else { "—".into() }
 }
@@ -396,15 +402,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             get(Kind::NodeSocketIo),
             get(Kind::Raw),
         );
-        rows.push(vec![
+        let max = |r: &Broadcast| r.max_deliveries_per_second;
+        rows.push(target_row(
             format!("broadcast, {} receivers: max sustained deliveries/s", args.subscribers),
-            count(sio.max_deliveries_per_second),
-            count(hub.max_deliveries_per_second),
-            count(node.max_deliveries_per_second),
-            count(raw.max_deliveries_per_second),
-            ratio(sio.max_deliveries_per_second, node.max_deliveries_per_second),
-            ratio(sio.max_deliveries_per_second, raw.max_deliveries_per_second),
-        ]);
+            [max(&sio), max(&hub), max(&node), max(&raw)],
+            count,
+        ));
         for (label, pick) in [
             ("latency p50 ms", 0),
             ("latency p99 ms", 1),
@@ -412,15 +415,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ("server CPU µs per delivery", 3),
         ] {
             let v = |r: &Broadcast| [r.p50, r.p99, r.p999, r.cpu_us][pick];
-            rows.push(vec![
+            rows.push(target_row(
                 format!("broadcast at half the max rate: {label}"),
-                one_place(v(&sio)),
-                one_place(v(&hub)),
-                one_place(v(&node)),
-                one_place(v(&raw)),
-                ratio(v(&sio), v(&node)),
-                ratio(v(&sio), v(&raw)),
-            ]);
+                [v(&sio), v(&hub), v(&node), v(&raw)],
+                one_place,
+            ));
         }
         results.insert(
             "broadcast".into(),
@@ -461,16 +460,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ("latency p99 ms".into(), 2),
         ] {
             let v = |r: &Rooms| [r.per_second, r.p50, r.p99][pick];
-            let show = |x: f64| if pick == 0 { count(x) } else { one_place(x) };
-            rows.push(vec![
+            rows.push(target_row(
                 format!("{} rooms of two: {label}", args.pairs),
-                show(v(&sio)),
-                show(v(&hub)),
-                show(v(&node)),
-                show(v(&raw)),
-                ratio(v(&sio), v(&node)),
-                ratio(v(&sio), v(&raw)),
-            ]);
+                [v(&sio), v(&hub), v(&node), v(&raw)],
+                if pick == 0 { count } else { one_place },
+            ));
         }
         results.insert(
             "rooms".into(),
@@ -497,15 +491,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         let get =
             |k: Kind| found.iter().find(|(kind, _)| *kind == k).map(|(_, b)| *b / 1024.0).unwrap_or(f64::NAN);
-        rows.push(vec![
+        rows.push(target_row(
             format!("{} idle connections: KiB resident per connection", args.idle),
-            one_place(get(Kind::ChatgateSocketIo)),
-            one_place(get(Kind::ChatgateSignalR)),
-            one_place(get(Kind::NodeSocketIo)),
-            one_place(get(Kind::Raw)),
-            ratio(get(Kind::ChatgateSocketIo), get(Kind::NodeSocketIo)),
-            ratio(get(Kind::ChatgateSocketIo), get(Kind::Raw)),
-        ]);
+            [
+                get(Kind::ChatgateSocketIo),
+                get(Kind::ChatgateSignalR),
+                get(Kind::NodeSocketIo),
+                get(Kind::Raw),
+            ],
+            one_place,
+        ));
         results.insert(
             "idle".into(),
             json!(found.iter().map(|(k, b)| json!({"target": k.label(), "connections": args.idle, "bytesPerConnection": b})).collect::<Vec<_>>()),
