@@ -62,7 +62,9 @@ impl Gateway {
         let doors = hubs.routes().merge(customers.routes()).merge(bots::start(&state)).merge(proxy::routes());
         let doors = doors.merge(connectors.routes()).merge(socketio::whatsapp::routes());
         let (socket_layer, sockets) = socketio::SocketDoors::start(&state);
-        let router = rest::router(state, doors).layer(socket_layer);
+        let router = rest::router(state, doors)
+            .layer(socket_layer)
+            .layer(tower::util::MapRequestLayer::new(socketio::own_request_head::<axum::body::Body>));
         Gateway { router, hubs, sockets, connectors }
     }
 

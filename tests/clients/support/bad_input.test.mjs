@@ -102,6 +102,37 @@ for (const transport of TRANSPORTS) {
       calm.close();
     });
 
+    test("events beyond a socket's queue get ERROR 429, the others are handled in order, unknown ones are ignored", async () => {
+      const user = await connect(userToken(someone("eager")));
+      const ticket = await openTicket(user);
+      user.emit("NO_SUCH_EVENT", { ticketId: ticket.id });
+      const sent = 300;
+      for (let page = 1; page <= sent; page++) user.emit("LOAD_MORE_MESSAGES", { ticketId: ticket.id, page, limit: 1 });
+      const pages = () => user.seen.NEW_MESSAGE.filter((m) => m.page !== undefined).map((m) => m.page);
+      // Every event is handled or refused, but a refusal can itself be dropped: a burst this
+      // fast also fills the socket's outgoing buffer. So wait for the last page, or a quiet spell.
+      let heard = -1;
+      while (pages().length + user.seen.ERROR.length !== heard && !pages().includes(sent)) {
+        heard = pages().length + user.seen.ERROR.length;
+        await new Promise((ok) => setTimeout(ok, 500));
+      }
+      const refused = user.seen.ERROR;
+      const handled = pages();
+      assert.ok(handled.length + refused.length <= sent);
+      assert.ok(refused.length > 0, "a burst of 300 overflows the queue of 64");
+      for (const e of refused) {
+        assert.equal(e.code, 429);
+        assert.equal(e.event, "LOAD_MORE_MESSAGES");
+        assert.ok(e.message.includes("64"), e.message);
+      }
+      assert.deepEqual(handled, [...handled].sort((a, b) => a - b), "handled in the order sent");
+      assert.ok(handled.length > 0, "the events that fit in the queue are handled");
+      assert.equal(user.socket.connected, true);
+      user.emit("SEND_MESSAGE", { ticketId: ticket.id, message: "still here" });
+      await user.next("NEW_MESSAGE", (m) => m.messages[0]?.message === "still here");
+      user.close();
+    });
+
     test("a socket of another tenant receives nothing of this tenant", async () => {
       const spies = await Promise.all([
         connect(adminToken(someone("spy"), "other")),

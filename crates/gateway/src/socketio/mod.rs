@@ -13,6 +13,8 @@ pub mod whatsapp;
 
 use std::time::Duration;
 
+use axum::extract::OriginalUri;
+use axum::http::{HeaderMap, HeaderValue, Request, Uri};
 use socketioxide::SocketIo;
 use socketioxide::layer::SocketIoLayer;
 
@@ -20,6 +22,33 @@ use crate::state::AppState;
 
 /// Largest Socket.IO packet accepted, in bytes.
 const MAX_PAYLOAD: u64 = 1024 * 1024;
+
+/// Makes the head of a Socket.IO request own its bytes; other requests pass untouched.
+///
+/// socketioxide keeps every socket's request head for the socket's whole life, and the header
+/// values and URI that hyper parses are slices of the connection's read buffer (8–16 KiB): kept
+/// as they are, they would hold that whole buffer per connection. Copies hold only themselves.
+pub fn own_request_head<B>(mut request: Request<B>) -> Request<B> {
+    if !request.uri().path().starts_with("/socket.io") {
+        return request;
+    }
+    let shared = std::mem::take(request.headers_mut());
+    let mut owned = HeaderMap::with_capacity(shared.len());
+    for (name, value) in &shared {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name.clone(), copy);
+    }
+    *request.headers_mut() = owned;
+    if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
+        // axum's copy of the URI, made before any layer runs, shares the buffer too.
+        if let Some(OriginalUri(original)) = request.extensions_mut().get_mut::<OriginalUri>() {
+            *original = uri.clone();
+        }
+        *request.uri_mut() = uri;
+    }
+    request
+}
 
 /// Every Socket.IO namespace, running.
 #[derive(Clone)]
@@ -51,5 +80,77 @@ impl SocketDoors {
                 tracing::debug!(error = ?e, "disconnecting a namespace's sockets");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::OriginalUri;
+    use axum::http::{HeaderValue, Request, Uri};
+    use bytes::Bytes;
+
+    use super::own_request_head;
+
+    /// A request whose head is made of slices of one buffer, as hyper parses it.
+    fn parsed(path: &str, buffer: &Bytes) -> Request<()> {
+        let text = std::str::from_utf8(buffer).unwrap_or_default();
+        let slice =
+            |s: &str| buffer.slice_ref(text.find(s).map_or(&buffer[..0], |at| &buffer[at..at + s.len()]));
+        let uri = Uri::from_maybe_shared(slice(path)).unwrap_or_default();
+        let mut request = Request::builder().uri(uri.clone()).body(()).unwrap_or_default();
+        request.extensions_mut().insert(OriginalUri(uri));
+        let token =
+            HeaderValue::from_maybe_shared(slice("Bearer abc")).unwrap_or(HeaderValue::from_static(""));
+        request.headers_mut().insert("authorization", token);
+        request.headers_mut().append(
+            "x-tag",
+            HeaderValue::from_maybe_shared(slice("one")).unwrap_or(HeaderValue::from_static("")),
+        );
+        request.headers_mut().append(
+            "x-tag",
+            HeaderValue::from_maybe_shared(slice("two")).unwrap_or(HeaderValue::from_static("")),
+        );
+        request
+    }
+
+    fn inside(buffer: &Bytes, bytes: &[u8]) -> bool {
+        buffer.as_ptr_range().contains(&bytes.as_ptr())
+    }
+
+    #[test]
+    fn a_socket_io_request_head_no_longer_points_into_the_read_buffer() {
+        let path = "/socket.io/?EIO=4&transport=websocket&token=t";
+        let buffer = Bytes::from(format!(
+            "GET {path} HTTP/1.1\r\nAuthorization: Bearer abc\r\nX-Tag: one\r\nX-Tag: two\r\n\r\n"
+        ));
+        let before = parsed(path, &buffer);
+        assert!(
+            inside(&buffer, before.headers()["authorization"].as_bytes()),
+            "the fixture shares the buffer"
+        );
+
+        let after = own_request_head(before);
+
+        assert_eq!(after.uri(), path);
+        assert_eq!(after.headers()["authorization"], "Bearer abc");
+        let tags: Vec<_> = after.headers().get_all("x-tag").iter().collect();
+        assert_eq!(tags, ["one", "two"]);
+        for value in after.headers().values() {
+            assert!(!inside(&buffer, value.as_bytes()), "{value:?} still points into the buffer");
+        }
+        let query = after.uri().query().unwrap_or_default();
+        assert!(!inside(&buffer, query.as_bytes()), "the URI still points into the buffer");
+        let original = after.extensions().get::<OriginalUri>().map(|o| o.0.clone()).unwrap_or_default();
+        assert_eq!(original, path);
+        assert!(!inside(&buffer, original.query().unwrap_or_default().as_bytes()));
+    }
+
+    #[test]
+    fn other_requests_pass_as_they_are() {
+        let path = "/api/conversations?limit=5";
+        let buffer = Bytes::from(format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer abc\r\n\r\n"));
+        let after = own_request_head(parsed(path, &buffer));
+        assert!(inside(&buffer, after.headers()["authorization"].as_bytes()));
+        assert!(inside(&buffer, after.uri().query().unwrap_or_default().as_bytes()));
     }
 }

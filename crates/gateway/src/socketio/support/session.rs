@@ -1,13 +1,13 @@
 //! A socket's life on `/support`: who it is (the connect middleware), its rooms and handlers,
 //! and the worker that handles its events one at a time, in the order they arrived.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chatgate_core::DEFAULT_TENANT;
 use chatgate_core::model::{Guest, TicketCaller};
 use serde_json::Value;
-use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::extract::{Event, SocketRef, TryData};
 use tokio::sync::mpsc;
 
 use super::events::{code_of, emit_error, handle};
@@ -26,10 +26,14 @@ struct Session {
     strikes: AtomicU32,
 }
 
-/// The socket's queue of events for its worker (kept apart from the session so that dropping
-/// it on disconnect ends the worker).
-#[derive(Clone)]
-struct Inbox(mpsc::Sender<Incoming>);
+/// The socket's way to its worker. The worker and its queue are made at the socket's first
+/// event: most sockets of a support desk only listen, and those should cost neither a task nor
+/// a queue. Removed on disconnect, which drops the queue's sender and so ends the worker.
+struct Inbox {
+    door: Door,
+    session: Arc<Session>,
+    queue: Mutex<Option<mpsc::Sender<Incoming>>>,
+}
 
 struct Incoming {
     event: &'static str,
@@ -70,8 +74,9 @@ pub(super) async fn authenticate(door: Door, socket: SocketRef, auth: Option<Val
     Ok(())
 }
 
-/// Joins the socket's rooms, registers its event handlers and starts its worker; returns who it
-/// is (`None` when the middleware left no session: the socket is disconnected).
+/// Joins the socket's rooms and registers its event handler (its worker starts with its first
+/// event); returns who it is (`None` when the middleware left no session: the socket is
+/// disconnected).
 pub(super) fn start_session(door: &Door, socket: &SocketRef) -> Option<TicketCaller> {
     let Some(session) = socket.extensions.get::<Arc<Session>>() else {
         let _ = socket.clone().disconnect();
@@ -81,21 +86,21 @@ pub(super) fn start_session(door: &Door, socket: &SocketRef) -> Option<TicketCal
     if session.caller.is_admin() {
         socket.join(admins_room(session.caller.tenant()));
     }
-    let (tx, rx) = mpsc::channel(QUEUE);
-    socket.extensions.insert(Inbox(tx));
-    for event in CLIENT_EVENTS {
-        socket.on(event, move |s: SocketRef, TryData(data): TryData<Value>| {
+    let caller = session.caller.clone();
+    socket.extensions.insert(Arc::new(Inbox { door: door.clone(), session, queue: Mutex::new(None) }));
+    // One handler for every event rather than one per event name: socketioxide keeps a socket's
+    // handlers for its whole life, and this one only queues the event anyway.
+    socket.on_fallback(|s: SocketRef, Event(event): Event, TryData(data): TryData<Value>| {
+        if let Some(event) = CLIENT_EVENTS.iter().find(|known| **known == event) {
             enqueue(&s, event, data.ok());
-            std::future::ready(())
-        });
-    }
-    socket.on_disconnect(|s: SocketRef| {
-        // Ends the worker, which holds the socket.
-        s.extensions.remove::<Inbox>();
+        }
         std::future::ready(())
     });
-    tokio::spawn(work(door.clone(), socket.clone(), session.clone(), rx));
-    Some(session.caller.clone())
+    socket.on_disconnect(|s: SocketRef| {
+        s.extensions.remove::<Arc<Inbox>>();
+        std::future::ready(())
+    });
+    Some(caller)
 }
 
 const CLIENT_EVENTS: [&str; 9] = [
@@ -112,7 +117,13 @@ const CLIENT_EVENTS: [&str; 9] = [
 
 /// Runs synchronously in socketioxide's dispatch, so events enter the queue in arrival order.
 fn enqueue(socket: &SocketRef, event: &'static str, data: Option<Value>) {
-    let Some(Inbox(tx)) = socket.extensions.get::<Inbox>() else { return };
+    let Some(inbox) = socket.extensions.get::<Arc<Inbox>>() else { return };
+    let Ok(mut queue) = inbox.queue.lock() else { return };
+    let tx = queue.get_or_insert_with(|| {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(work(inbox.door.clone(), socket.clone(), inbox.session.clone(), rx));
+        tx
+    });
     if tx.try_send(Incoming { event, data }).is_err() {
         let message = format!("Too many events waiting; at most {QUEUE} are queued per connection");
         emit_error(socket, event, 429, &message);
