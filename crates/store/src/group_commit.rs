@@ -32,12 +32,31 @@ struct GroupCommit {
 impl GroupCommit {
     fn start(writer: sqlx::Pool<Db>) -> GroupCommit {
         let (jobs, mut queue) = tokio::sync::mpsc::channel::<GroupJob>(4 * GROUP_LIMIT);
-        tokio::spawn(async move {
+        let commits = async move {
             let mut group = Vec::with_capacity(GROUP_LIMIT);
             while queue.recv_many(&mut group, GROUP_LIMIT).await > 0 {
                 commit_group(&writer, std::mem::take(&mut group)).await;
             }
-        });
+        };
+        // The writer is the one thing every append waits for, and each of its statements is a
+        // round trip to SQLite's thread. On a runtime of its own, the answer to each wakes it at
+        // once rather than after the tasks queued before it on a busy server's runtime. It ends
+        // when the last sender is dropped (the store is gone).
+        let own_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        match own_runtime {
+            Ok(runtime) => {
+                let spawned = std::thread::Builder::new()
+                    .name("chatgate-writer".into())
+                    .spawn(move || runtime.block_on(commits));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start the store's writer thread");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the store's writer shares the server's runtime");
+                tokio::spawn(commits);
+            }
+        }
         GroupCommit { jobs }
     }
 
@@ -97,12 +116,14 @@ async fn run_in_one_transaction(writer: &sqlx::Pool<Db>, works: Vec<GroupWork>) 
         }
         return tx.commit().await;
     }
-    for work in works {
-        sqlx::query("SAVEPOINT grouped").execute(&mut *tx).await?;
+    for (i, work) in works.into_iter().enumerate() {
+        // One round trip between two appends: the last one's savepoint released, the next one's
+        // made. The commit releases the last.
+        let boundary = if i == 0 { "SAVEPOINT grouped" } else { "RELEASE grouped; SAVEPOINT grouped" };
+        sqlx::query(boundary).execute(&mut *tx).await?;
         if !work(&mut tx).await {
             sqlx::query("ROLLBACK TO grouped").execute(&mut *tx).await?;
         }
-        sqlx::query("RELEASE grouped").execute(&mut *tx).await?;
     }
     tx.commit().await
 }

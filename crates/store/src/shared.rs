@@ -219,26 +219,19 @@ fn list_entry_from(row: &DbRow) -> StoreResult<ConversationListEntry> {
 /// Appends inside an open transaction: takes the next `seq` (which locks the conversation row
 /// until commit, so sequence numbers are gap-free and in commit order) and indexes the media.
 async fn append_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Message> {
+    // Two statements in one query, so one round trip to the database: the conversation's next
+    // seq, and the row that takes it (none when there is no such conversation).
     let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $2, \
-         last_message_id = $3 WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(&m.conversation_id)
-    .bind(m.created_at.unix_ms())
-    .bind(&m.id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    let seq = seq.ok_or_else(|| StoreError::NotFound(format!("conversation {}", m.conversation_id)))?;
-    sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, sender_id, sender_type, blocks, \
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $12, last_message_id = $1 \
+         WHERE id = $2; \
+         INSERT INTO messages (id, conversation_id, seq, sender_id, sender_type, blocks, \
          plain_text, reply_to_message_id, quick_replies, mentions, client_message_id, \
          system_event, created_at, updated_at, external, external_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
+         SELECT $1, $2, last_seq, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14 \
+         FROM conversations WHERE id = $2 RETURNING seq",
     )
     .bind(&m.id)
     .bind(&m.conversation_id)
-    .bind(seq)
     .bind(&m.sender_id)
     .bind(m.sender_type.as_str())
     .bind(to_json(&m.blocks)?)
@@ -251,9 +244,10 @@ async fn append_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Message> {
     .bind(m.created_at.unix_ms())
     .bind(opt_json(&m.external)?)
     .bind(m.external.as_ref().map(|e| e.id.clone()))
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await
     .map_err(db_err)?;
+    let seq = seq.ok_or_else(|| StoreError::NotFound(format!("conversation {}", m.conversation_id)))?;
     insert_media(tx, &m.conversation_id, seq, &m.id, &m.media).await?;
     Ok(Message {
         id: m.id.clone(),

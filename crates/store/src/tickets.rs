@@ -62,7 +62,16 @@ fn ticket_from_row(row: &DbRow, with_unread: bool) -> StoreResult<Option<Ticket>
     }))
 }
 
-/// Moves a side's read mark forward (never back).
+/// Moves a side's read mark forward (never back): `$1` ticket, `$2` side, `$3` seq, `$4` time.
+macro_rules! raise_read_mark_sql {
+    () => {
+        "INSERT INTO ticket_reads (conversation_id, side, last_read_seq, read_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (conversation_id, side) DO UPDATE SET \
+         last_read_seq = CASE WHEN excluded.last_read_seq > ticket_reads.last_read_seq \
+         THEN excluded.last_read_seq ELSE ticket_reads.last_read_seq END, read_at = excluded.read_at"
+    };
+}
+
 async fn raise_read_mark(
     tx: &mut Tx,
     id: &str,
@@ -70,19 +79,14 @@ async fn raise_read_mark(
     seq: i64,
     at: Timestamp,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO ticket_reads (conversation_id, side, last_read_seq, read_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (conversation_id, side) DO UPDATE SET \
-         last_read_seq = CASE WHEN excluded.last_read_seq > ticket_reads.last_read_seq \
-         THEN excluded.last_read_seq ELSE ticket_reads.last_read_seq END, read_at = excluded.read_at",
-    )
-    .bind(id)
-    .bind(side.as_str())
-    .bind(seq)
-    .bind(at.unix_ms())
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
+    sqlx::query(raise_read_mark_sql!())
+        .bind(id)
+        .bind(side.as_str())
+        .bind(seq)
+        .bind(at.unix_ms())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -187,14 +191,20 @@ impl TicketStore for SqlStore {
                 Box::pin(async move {
                     let written = append_unless_present(tx, &m).await?;
                     if let Written::Created(message) = &written {
-                        sqlx::query("UPDATE conversations SET ticket_status = $2, updated_at = $3 WHERE id = $1")
+                        // The new status and the writer's read mark, in one round trip.
+                        let sql = concat!(
+                            "UPDATE conversations SET ticket_status = $5, updated_at = $4 WHERE id = $1; ",
+                            raise_read_mark_sql!()
+                        );
+                        sqlx::query(sql)
                             .bind(&m.conversation_id)
-                            .bind(status.as_str())
+                            .bind(side.as_str())
+                            .bind(message.seq)
                             .bind(m.created_at.unix_ms())
+                            .bind(status.as_str())
                             .execute(&mut **tx)
                             .await
                             .map_err(db_err)?;
-                        raise_read_mark(tx, &m.conversation_id, side, message.seq, m.created_at).await?;
                     }
                     Ok(written)
                 })
