@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use chatgate_bus::InProcessBus;
 use chatgate_core::event::EventKind;
-use chatgate_core::model::Block;
-use chatgate_core::service::{ConversationPatch, NewConversation, ParticipantInput, SendMessage};
+use chatgate_core::model::{Block, TicketCaller};
+use chatgate_core::service::{
+    ConversationPatch, NewConversation, NewTicket, ParticipantInput, SendMessage, TicketReply,
+};
 use chatgate_core::{Core, EventStream, Limits, ManualClock, Principal, Role, Timestamp};
 use chatgate_store::{SqliteOptions, SqliteStore};
 use futures::StreamExt;
@@ -224,4 +226,39 @@ async fn a_deleted_message_can_be_recovered_only_within_the_window() {
         ]
     );
     w.nothing_more().await;
+}
+
+/// A reply that moves a ticket's status announces the ticket as it is now stored (status, time,
+/// assignee and names), whoever wrote it.
+#[tokio::test]
+async fn a_ticket_reply_announces_the_ticket_as_stored() {
+    let mut w = world().await;
+    let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
+    let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
+    let input = NewTicket {
+        title: "Broken".into(),
+        message: "It does not work".into(),
+        category: None,
+        priority: None,
+        attachments: Vec::new(),
+    };
+    let ticket = w.core.create_ticket(&ana, input).await.unwrap();
+    w.core.assign_ticket(&boss, &ticket.id, Some("boss")).await.unwrap();
+    // The assignee has no participant yet: the ticket names them by id until their first reply.
+    assert_eq!(w.core.ticket(&ana, &ticket.id).await.unwrap().admin_name.as_deref(), Some("boss"));
+    while tokio::time::timeout(Duration::from_millis(200), w.events.next()).await.is_ok() {}
+    for (writer, text) in [(&admin, "Try again"), (&ana, "Still broken"), (&admin, "Fixed now")] {
+        w.clock.advance_ms(60_000);
+        let reply = TicketReply { message: text.into(), attachments: Vec::new() };
+        w.core.reply_to_ticket(writer, &ticket.id, reply).await.unwrap();
+        let announced = loop {
+            if let EventKind::TicketChanged(e) = w.next().await {
+                break e;
+            }
+        };
+        let stored = w.core.ticket(&ana, &ticket.id).await.unwrap();
+        assert_eq!(announced.ticket, stored, "after {text:?}");
+        assert_ne!(announced.old_status, stored.facet.status);
+        assert_eq!(stored.admin_name.as_deref(), Some("The Boss"));
+    }
 }

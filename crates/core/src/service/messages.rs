@@ -42,12 +42,30 @@ pub struct HistoryQuery {
     pub direction: Direction,
 }
 
+/// What the caller of `send_message_knowing` has already read.
+#[derive(Default)]
+pub(super) struct Known {
+    /// The sender, as shown beside the message.
+    pub sender: Option<ParticipantRef>,
+}
+
 impl Core {
     pub async fn send_message(
         &self,
         principal: &Principal,
         conversation_id: &str,
         input: SendMessage,
+    ) -> CoreResult<Sent> {
+        self.send_message_knowing(principal, conversation_id, input, Known::default()).await
+    }
+
+    /// `send_message`, without reading again what the caller has just read.
+    pub(super) async fn send_message_knowing(
+        &self,
+        principal: &Principal,
+        conversation_id: &str,
+        input: SendMessage,
+        known: Known,
     ) -> CoreResult<Sent> {
         let l = &self.limits;
         let mut check = Check::new();
@@ -102,7 +120,10 @@ impl Core {
                         .touch_customer(&principal.tenant, &principal.participant_id, message.created_at)
                         .await?;
                 }
-                let sender = self.person(principal).await?;
+                let sender = match known.sender {
+                    Some(sender) => sender,
+                    None => self.person(principal).await?,
+                };
                 let recipients = self.audience(conversation_id).await?;
                 self.publish(
                     &principal.tenant,

@@ -5,7 +5,7 @@
 //! page, the status a reply leads to, per-side read marks and unread counts, and the admins'
 //! assignment and status changes.
 
-use super::messages::redacted;
+use super::messages::{Known, redacted};
 use super::{Core, Page, SendMessage, Sent, summary};
 use crate::cursor;
 use crate::error::{CoreError, CoreResult};
@@ -443,9 +443,10 @@ impl Core {
         check.finish()?;
         self.followed_ticket(caller, id).await?;
         // The ticket's history shows the writer's name, admins' included.
-        self.ensure_participant(principal).await?;
+        let writer = self.ensure_participant(principal).await?;
         let blocks = ticket_blocks(&reply.message, &reply.attachments);
-        self.send_message(principal, id, SendMessage { blocks, ..Default::default() }).await
+        let known = Known { sender: Some(ParticipantRef::from(&writer)) };
+        self.send_message_knowing(principal, id, SendMessage { blocks, ..Default::default() }, known).await
     }
 
     /// The caller's side has read the ticket up to `message_id` (the newest message when
@@ -663,6 +664,8 @@ impl Core {
         let (Some(replied), Some(facet)) = (replied, &conversation.ticket) else { return };
         let tenant = &conversation.tenant;
         if replied.old_status != facet.status {
+            // Read again rather than patched: the reply may have made the writer's participant,
+            // which names the ticket's requester or assignee.
             match self.load_ticket(&conversation.id).await {
                 Ok(ticket) => {
                     let event = TicketChangedEvent {
