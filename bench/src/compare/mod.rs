@@ -534,7 +534,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ],
         &rows,
     );
-    let path = report::save("compare", &Value::Object(results))?;
+    // A run of some scenarios or some servers does not replace the full table's figures.
+    let full = ["broadcast", "rooms", "idle", "ack"].iter().all(|s| wants(s))
+        && ["socketio", "signalr", "node", "raw"].iter().all(|t| args.targets.iter().any(|x| x == t));
+    let name = if full { "compare" } else { "compare-partial" };
+    let path = report::save(name, &Value::Object(results))?;
     println!("\nsaved {}", path.display());
     Ok(())
 }
