@@ -220,7 +220,8 @@ fn list_entry_from(row: &DbRow) -> StoreResult<ConversationListEntry> {
 /// until commit, so sequence numbers are gap-free and in commit order) and indexes the media.
 async fn append_in_tx(tx: &mut Tx, m: &NewMessage) -> StoreResult<Message> {
     // Two statements in one query, so one round trip to the database: the conversation's next
-    // seq, and the row that takes it (none when there is no such conversation).
+    // seq, and the row that takes it (none when there is no such conversation). SQLite runs a
+    // query's statements in turn; PostgreSQL would need one statement (a data-modifying CTE).
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $12, last_message_id = $1 \
          WHERE id = $2; \
