@@ -15,8 +15,8 @@ use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::http::Connection;
-use crate::report;
-use crate::server::{Server, token};
+use crate::report::{self, FanOutLevel};
+use crate::server::{BENCH_CONFIG, Server, token};
 use crate::signalr::HubClient;
 use crate::stats::Latencies;
 
@@ -57,45 +57,21 @@ pub fn raise_fd_limit() {
     }
 }
 
-struct Level {
-    subscribers: usize,
-    sends: u64,
-    deliveries: u64,
-    per_second: f64,
-    p50: f64,
-    p99: f64,
-}
-
 pub async fn run(args: Args) -> anyhow::Result<()> {
     raise_fd_limit();
     let binary = args.server_bin.unwrap_or_else(crate::default_server_binary);
     let mut levels = Vec::new();
     for &k in &args.subscribers {
-        let config = "[limits]\nmax_participants_per_conversation = 100000\n";
-        let server = Server::start_with_config(&binary, config, &[]).await?;
+        let server = Server::start_with_config(&binary, BENCH_CONFIG, &[]).await?;
         levels.push(fan_out(&server.base, k, Duration::from_secs(args.seconds)).await?);
         server.stop().await;
     }
-    let rows: Vec<Vec<String>> = levels
-        .iter()
-        .map(|l| {
-            vec![
-                l.subscribers.to_string(),
-                l.sends.to_string(),
-                l.deliveries.to_string(),
-                format!("{:.0}", l.per_second),
-                format!("{:.2}", l.p50),
-                format!("{:.2}", l.p99),
-            ]
-        })
-        .collect();
-    report::print_table(
+    let levels_json = report::fan_out_levels(
         &format!(
             "SignalR fan-out: one conversation, K WebSocket subscribers, one sender ({} s)",
             args.seconds
         ),
-        &["subscribers", "sends", "deliveries", "deliveries/s", "p50 ms", "p99 ms"],
-        &rows,
+        &levels,
     );
     let idle = if args.idle > 0 {
         let server = Server::start_with_config(&binary, "", &[]).await?;
@@ -114,10 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "scenario": "hub-fanout",
         "secondsPerLevel": args.seconds,
         "machine": report::machine(),
-        "levels": levels.iter().map(|l| json!({
-            "subscribers": l.subscribers, "sends": l.sends, "deliveries": l.deliveries,
-            "deliveriesPerSecond": l.per_second, "p50Ms": l.p50, "p99Ms": l.p99,
-        })).collect::<Vec<_>>(),
+        "levels": levels_json,
         "idle": idle.map(|b| json!({"connections": args.idle, "bytesPerConnection": b})),
     });
     let path = report::save("hub-fanout", &results)?;
@@ -125,7 +98,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fan_out(base: &str, k: usize, duration: Duration) -> anyhow::Result<Level> {
+async fn fan_out(base: &str, k: usize, duration: Duration) -> anyhow::Result<FanOutLevel> {
     let mut http = Connection::open(base).await?;
     let sender = token("sender");
     http.expect(
@@ -225,7 +198,7 @@ async fn fan_out(base: &str, k: usize, duration: Duration) -> anyhow::Result<Lev
     let delivered = deliveries.load(Ordering::Relaxed);
     let elapsed = Duration::from_micros(last_delivery.load(Ordering::Relaxed)).max(Duration::from_millis(1));
     let mut all = Arc::try_unwrap(latencies).map(Mutex::into_inner).unwrap_or_default();
-    Ok(Level {
+    Ok(FanOutLevel {
         subscribers: k,
         sends,
         deliveries: delivered,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub fn print_table(title: &str, headers: &[&str], rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..headers.len())
@@ -49,4 +49,41 @@ pub fn machine() -> Value {
         .map(|kib| (kib / 1024.0 / 1024.0).round())
         .unwrap_or(0.0);
     serde_json::json!({"cpu": cpu, "cores": cores, "memoryGiB": memory_gib, "os": std::env::consts::OS})
+}
+
+/// One level of a fan-out run: K subscribers, what was sent and delivered, and how fast.
+pub struct FanOutLevel {
+    pub subscribers: usize,
+    pub sends: u64,
+    pub deliveries: u64,
+    pub per_second: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+/// Prints the levels of a fan-out run as a table and returns them as JSON.
+pub fn fan_out_levels(title: &str, levels: &[FanOutLevel]) -> Value {
+    let rows: Vec<Vec<String>> = levels
+        .iter()
+        .map(|l| {
+            vec![
+                l.subscribers.to_string(),
+                l.sends.to_string(),
+                l.deliveries.to_string(),
+                format!("{:.0}", l.per_second),
+                format!("{:.2}", l.p50),
+                format!("{:.2}", l.p99),
+            ]
+        })
+        .collect();
+    print_table(title, &["subscribers", "sends", "deliveries", "deliveries/s", "p50 ms", "p99 ms"], &rows);
+    levels
+        .iter()
+        .map(|l| {
+            json!({
+                "subscribers": l.subscribers, "sends": l.sends, "deliveries": l.deliveries,
+                "deliveriesPerSecond": l.per_second, "p50Ms": l.p50, "p99Ms": l.p99,
+            })
+        })
+        .collect()
 }

@@ -10,6 +10,10 @@ use tokio::process::{Child, Command};
 
 pub const SECRET: &str = "bench-secret";
 
+/// chatgate as the fan-out benchmarks run it: rooms beyond the default participant limit (rate
+/// limits are off for every benchmark server, see `Server::start`), durable commits.
+pub const BENCH_CONFIG: &str = "[limits]\nmax_participants_per_conversation = 100000\n";
+
 pub struct Server {
     child: Child,
     pub base: String,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::report;
+use crate::report::{self, FanOutLevel};
 use crate::server::{SECRET, Server};
 use crate::socketio::{Incoming, SocketIoClient};
 use crate::stats::Latencies;
@@ -56,15 +56,6 @@ fn sent_at(event: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-struct Level {
-    subscribers: usize,
-    sends: u64,
-    deliveries: u64,
-    per_second: f64,
-    p50: f64,
-    p99: f64,
-}
-
 pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::hub_fanout::raise_fd_limit();
     let binary = args.server_bin.unwrap_or_else(crate::default_server_binary);
@@ -74,42 +65,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         levels.push(fan_out(&server.base, k, Duration::from_secs(args.seconds)).await?);
         server.stop().await;
     }
-    let rows: Vec<Vec<String>> = levels
-        .iter()
-        .map(|l| {
-            vec![
-                l.subscribers.to_string(),
-                l.sends.to_string(),
-                l.deliveries.to_string(),
-                format!("{:.0}", l.per_second),
-                format!("{:.2}", l.p50),
-                format!("{:.2}", l.p99),
-            ]
-        })
-        .collect();
-    report::print_table(
+    let levels_json = report::fan_out_levels(
         &format!(
             "Support desk fan-out: one ticket room on /support, K Socket.IO WebSocket subscribers, one sender ({} s)",
             args.seconds
         ),
-        &["subscribers", "sends", "deliveries", "deliveries/s", "p50 ms", "p99 ms"],
-        &rows,
+        &levels,
     );
     let results = json!({
         "scenario": "support-fanout",
         "secondsPerLevel": args.seconds,
         "machine": report::machine(),
-        "levels": levels.iter().map(|l| json!({
-            "subscribers": l.subscribers, "sends": l.sends, "deliveries": l.deliveries,
-            "deliveriesPerSecond": l.per_second, "p50Ms": l.p50, "p99Ms": l.p99,
-        })).collect::<Vec<_>>(),
+        "levels": levels_json,
     });
     let path = report::save("support-fanout", &results)?;
     println!("\nsaved {}", path.display());
     Ok(())
 }
 
-async fn fan_out(base: &str, k: usize, duration: Duration) -> anyhow::Result<Level> {
+async fn fan_out(base: &str, k: usize, duration: Duration) -> anyhow::Result<FanOutLevel> {
     // The ticket, opened by its requester.
     let mut requester = SocketIoClient::connect(base, NAMESPACE, Some(&token("requester", "user"))).await?;
     requester
@@ -209,7 +183,7 @@ async fn fan_out(base: &str, k: usize, duration: Duration) -> anyhow::Result<Lev
     let delivered = deliveries.load(Ordering::Relaxed);
     let elapsed = Duration::from_micros(last_delivery.load(Ordering::Relaxed)).max(Duration::from_millis(1));
     let mut all = Arc::try_unwrap(latencies).map(Mutex::into_inner).unwrap_or_default();
-    Ok(Level {
+    Ok(FanOutLevel {
         subscribers: k,
         sends,
         deliveries: delivered,

@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 
 use super::conn::{Conn, Protocol};
 use crate::http::Connection;
-use crate::server::{Server, token, token_in};
+use crate::server::{BENCH_CONFIG, Server, token, token_in};
 use crate::signalr::HubClient;
 use crate::socketio::SocketIoClient;
 
@@ -71,10 +71,6 @@ pub struct Target {
     process: Process,
 }
 
-/// chatgate as the benchmarks run it: room sizes beyond the default limit, no rate limits
-/// (set by `Server`), durable commits.
-const CHATGATE_CONFIG: &str = "[limits]\nmax_participants_per_conversation = 100000\n";
-
 async fn spawn_peer(mut command: Command) -> anyhow::Result<(Child, String)> {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn()?;
     let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
@@ -96,7 +92,7 @@ impl Target {
     pub async fn start(kind: Kind, bins: &Bins) -> anyhow::Result<Target> {
         match kind {
             Kind::ChatgateSocketIo | Kind::ChatgateSignalR => {
-                let server = Server::start_with_config(&bins.chatgate, CHATGATE_CONFIG, &[]).await?;
+                let server = Server::start_with_config(&bins.chatgate, BENCH_CONFIG, &[]).await?;
                 Ok(Target {
                     kind,
                     base: server.base.clone(),
