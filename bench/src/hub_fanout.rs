@@ -4,7 +4,6 @@
 //! deliveries per second is what the server sustained end to end (queueing included in the
 //! latency). Also: resident memory per idle hub connection.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,21 +14,15 @@ use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::http::Connection;
-use crate::report::{self, FanOutLevel};
+use crate::report::{self, FanOutArgs, FanOutLevel};
 use crate::server::{BENCH_CONFIG, Server, token};
 use crate::signalr::HubClient;
 use crate::stats::Latencies;
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long)]
-    server_bin: Option<PathBuf>,
-    /// Subscribed connections per level.
-    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
-    subscribers: Vec<usize>,
-    /// Seconds of sending per level.
-    #[arg(long, default_value_t = 5)]
-    seconds: u64,
+    #[command(flatten)]
+    levels: FanOutArgs,
     /// Idle connections for the memory measurement (0 skips it).
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
@@ -57,7 +50,7 @@ pub fn raise_fd_limit() {
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+pub async fn run(Args { levels: args, idle }: Args) -> anyhow::Result<()> {
     raise_fd_limit();
     let binary = args.server_bin.unwrap_or_else(crate::default_server_binary);
     let mut levels = Vec::new();
@@ -73,13 +66,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ),
         &levels,
     );
-    let idle = if args.idle > 0 {
+    let idle = if idle > 0 {
         let server = Server::start_with_config(&binary, "", &[]).await?;
-        let per = idle_memory(&server, args.idle).await?;
+        let per = idle_memory(&server, idle).await?;
         server.stop().await;
         println!(
             "\nIdle hub connections: {} connections, {:.1} KiB resident per connection",
-            args.idle,
+            idle,
             per / 1024.0
         );
         Some(per)
@@ -91,7 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "secondsPerLevel": args.seconds,
         "machine": report::machine(),
         "levels": levels_json,
-        "idle": idle.map(|b| json!({"connections": args.idle, "bytesPerConnection": b})),
+        "idle": idle.map(|b| json!({"connections": idle, "bytesPerConnection": b})),
     });
     let path = report::save("hub-fanout", &results)?;
     println!("\nsaved {}", path.display());

@@ -51,6 +51,20 @@ pub fn machine() -> Value {
     serde_json::json!({"cpu": cpu, "cores": cores, "memoryGiB": memory_gib, "os": std::env::consts::OS})
 }
 
+/// The options every fan-out benchmark takes.
+#[derive(clap::Args)]
+pub struct FanOutArgs {
+    /// The chatgate binary (default: the one next to this program).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Subscribers per level.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    pub subscribers: Vec<usize>,
+    /// Seconds of sending per level.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+}
+
 /// One level of a fan-out run: K subscribers, what was sent and delivered, and how fast.
 pub struct FanOutLevel {
     pub subscribers: usize,

@@ -5,7 +5,6 @@
 //! has every message, so deliveries per second is what the server sustained end to end
 //! (queueing included in the latency). Mirrors `hub_fanout`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,22 +12,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::report::{self, FanOutLevel};
+use crate::report::{self, FanOutArgs, FanOutLevel};
 use crate::server::{SECRET, Server};
 use crate::socketio::{Incoming, SocketIoClient};
 use crate::stats::Latencies;
 
-#[derive(clap::Args)]
-pub struct Args {
-    #[arg(long)]
-    server_bin: Option<PathBuf>,
-    /// Subscribed sockets per level.
-    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
-    subscribers: Vec<usize>,
-    /// Seconds of sending per level.
-    #[arg(long, default_value_t = 5)]
-    seconds: u64,
-}
+pub type Args = FanOutArgs;
 
 const NAMESPACE: &str = "/support";
 
