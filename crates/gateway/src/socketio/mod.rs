@@ -23,13 +23,19 @@ use crate::state::AppState;
 /// Largest Socket.IO packet accepted, in bytes.
 const MAX_PAYLOAD: u64 = 1024 * 1024;
 
-/// Makes the head of a Socket.IO request own its bytes; other requests pass untouched.
+/// Makes the head of a request that opens a Socket.IO session own its bytes; other requests
+/// pass untouched.
 ///
-/// socketioxide keeps every socket's request head for the socket's whole life, and the header
-/// values and URI that hyper parses are slices of the connection's read buffer (8–16 KiB): kept
-/// as they are, they would hold that whole buffer per connection. Copies hold only themselves.
+/// socketioxide keeps the head of the request that opened a session for the session's whole
+/// life, and the header values and URI that hyper parses are slices of the connection's read
+/// buffer (8–16 KiB): kept as they are, they would hold that whole buffer per connection. Copies
+/// hold only themselves. Requests of an open session (`sid=`: polls, posts, the upgrade of a
+/// polling session) are not kept, so they are not copied.
 pub fn own_request_head<B>(mut request: Request<B>) -> Request<B> {
-    if !request.uri().path().starts_with("/socket.io") {
+    let uri = request.uri();
+    let opens_session = uri.path().starts_with("/socket.io")
+        && !uri.query().unwrap_or_default().split('&').any(|pair| pair.starts_with("sid="));
+    if !opens_session {
         return request;
     }
     let shared = std::mem::take(request.headers_mut());
@@ -147,10 +153,11 @@ mod tests {
 
     #[test]
     fn other_requests_pass_as_they_are() {
-        let path = "/api/conversations?limit=5";
-        let buffer = Bytes::from(format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer abc\r\n\r\n"));
-        let after = own_request_head(parsed(path, &buffer));
-        assert!(inside(&buffer, after.headers()["authorization"].as_bytes()));
-        assert!(inside(&buffer, after.uri().query().unwrap_or_default().as_bytes()));
+        for path in ["/api/conversations?limit=5", "/socket.io/?EIO=4&transport=polling&sid=abc"] {
+            let buffer = Bytes::from(format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer abc\r\n\r\n"));
+            let after = own_request_head(parsed(path, &buffer));
+            assert!(inside(&buffer, after.headers()["authorization"].as_bytes()), "{path}");
+            assert!(inside(&buffer, after.uri().query().unwrap_or_default().as_bytes()), "{path}");
+        }
     }
 }
