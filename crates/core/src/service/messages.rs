@@ -42,13 +42,6 @@ pub struct HistoryQuery {
     pub direction: Direction,
 }
 
-/// What the caller of `send_message_knowing` has already read.
-#[derive(Default)]
-pub(super) struct Known {
-    /// The sender, as shown beside the message.
-    pub sender: Option<ParticipantRef>,
-}
-
 impl Core {
     pub async fn send_message(
         &self,
@@ -56,16 +49,17 @@ impl Core {
         conversation_id: &str,
         input: SendMessage,
     ) -> CoreResult<Sent> {
-        self.send_message_knowing(principal, conversation_id, input, Known::default()).await
+        self.send_message_from(principal, conversation_id, input, None).await
     }
 
-    /// `send_message`, without reading again what the caller has just read.
-    pub(super) async fn send_message_knowing(
+    /// `send_message`, with the sender as shown beside the message when the caller has just
+    /// read it (else it is read here).
+    pub(super) async fn send_message_from(
         &self,
         principal: &Principal,
         conversation_id: &str,
         input: SendMessage,
-        known: Known,
+        sender: Option<ParticipantRef>,
     ) -> CoreResult<Sent> {
         let l = &self.limits;
         let mut check = Check::new();
@@ -120,7 +114,7 @@ impl Core {
                         .touch_customer(&principal.tenant, &principal.participant_id, message.created_at)
                         .await?;
                 }
-                let sender = match known.sender {
+                let sender = match sender {
                     Some(sender) => sender,
                     None => self.person(principal).await?,
                 };

@@ -5,7 +5,7 @@
 //! page, the status a reply leads to, per-side read marks and unread counts, and the admins'
 //! assignment and status changes.
 
-use super::messages::{Known, redacted};
+use super::messages::redacted;
 use super::{Core, Page, SendMessage, Sent, summary};
 use crate::cursor;
 use crate::error::{CoreError, CoreResult};
@@ -445,8 +445,8 @@ impl Core {
         // The ticket's history shows the writer's name, admins' included.
         let writer = self.ensure_participant(principal).await?;
         let blocks = ticket_blocks(&reply.message, &reply.attachments);
-        let known = Known { sender: Some(ParticipantRef::from(&writer)) };
-        self.send_message_knowing(principal, id, SendMessage { blocks, ..Default::default() }, known).await
+        let input = SendMessage { blocks, ..Default::default() };
+        self.send_message_from(principal, id, input, Some(ParticipantRef::from(&writer))).await
     }
 
     /// The caller's side has read the ticket up to `message_id` (the newest message when
