@@ -61,10 +61,9 @@ impl Gateway {
         let connectors = connectors::ConnectorDoor::start(state.clone());
         let doors = hubs.routes().merge(customers.routes()).merge(bots::start(&state)).merge(proxy::routes());
         let doors = doors.merge(connectors.routes()).merge(socketio::whatsapp::routes());
-        let (socket_layer, sockets) = socketio::SocketDoors::start(&state);
-        let router = rest::router(state, doors)
-            .layer(socket_layer)
-            .layer(tower::util::MapRequestLayer::new(socketio::own_request_head::<axum::body::Body>));
+        let sockets = socketio::SocketDoors::start(&state);
+        // Outside the REST layers: Socket.IO has its own limits and answers in its own format.
+        let router = rest::router(state, doors).merge(sockets.router());
         Gateway { router, hubs, sockets, connectors }
     }
 
@@ -76,6 +75,6 @@ impl Gateway {
     pub async fn close_realtime(&self, reason: &str) {
         self.hubs.close_all(reason);
         self.connectors.close();
-        self.sockets.close_all().await;
+        self.sockets.close_all();
     }
 }

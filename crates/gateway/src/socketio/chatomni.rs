@@ -25,15 +25,14 @@
 //! seed's), 11 a text message, 13 image, 14 video, 15 audio or voice, 16 file or document,
 //! 17 sticker, 18 location, 19 contact, 10 anything else.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chatgate_core::Timestamp;
 use chatgate_core::event::{ChannelChatEvent, ChannelMessageEvent, ChannelSessionEvent, EventKind};
 use chatgate_core::model::{ChannelType, ExternalMessage};
-use futures_util::StreamExt;
+use chatgate_socketio::{ConnectError, Connecting, Event, Namespace, NamespaceHandler, Socket, SocketIo};
 use serde_json::{Map, Value, json};
-use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
 
 use crate::state::AppState;
 
@@ -41,40 +40,49 @@ const NAMESPACE: &str = "/chatomni";
 /// How long a socket may stay connected without authenticating.
 const AUTH_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Marks a socket that authenticated.
-#[derive(Clone)]
-struct Authenticated;
+/// A dashboard's socket: the tenant it asked for, and whether it proved it may watch it.
+struct Dashboard {
+    room: Option<String>,
+    authenticated: AtomicBool,
+}
+
+struct Inbox {
+    state: AppState,
+}
 
 /// Defines the namespace and starts rendering core events for it.
 pub fn register(io: &SocketIo, state: &AppState) {
-    let connect_state = state.clone();
-    // The body runs synchronously when socketioxide connects the socket, before the client can
-    // emit anything: the seed's dashboard emits `auth` from its `connect` handler, and an `auth`
-    // that arrived before its handler was registered would be lost.
-    io.ns(NAMESPACE, move |socket: SocketRef| {
-        on_connect(connect_state.clone(), socket);
-        async {}
-    });
-    tokio::spawn(render(state.core.subscribe(), io.clone()));
+    let namespace = io.namespace(NAMESPACE, Inbox { state: state.clone() });
+    tokio::spawn(render(state.core.subscribe(), namespace));
 }
 
-fn on_connect(state: AppState, socket: SocketRef) {
-    let room = super::auth::query_param(&socket, "room").filter(|r| !r.trim().is_empty());
-    socket.on("auth", move |socket: SocketRef, TryData(data): TryData<Value>| {
-        let (state, room) = (state.clone(), room.clone());
-        async move { authenticate(&state, socket, room, data.ok()) }
-    });
-    let waiting = socket.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(AUTH_DEADLINE).await;
-        if waiting.connected() && waiting.extensions.get::<Authenticated>().is_none() {
-            refuse(waiting, "UNAUTHORIZED", "Emit `auth {token}` within 30 seconds of connecting");
+impl NamespaceHandler for Inbox {
+    type Data = Dashboard;
+
+    fn connect(&self, request: &Connecting<'_>) -> Result<Dashboard, ConnectError> {
+        let room = request.handshake.query("room").filter(|r| !r.trim().is_empty());
+        Ok(Dashboard { room, authenticated: AtomicBool::new(false) })
+    }
+
+    fn connected(&self, socket: &Socket<Dashboard>) {
+        let waiting = socket.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(AUTH_DEADLINE).await;
+            if waiting.is_connected() && !waiting.data().authenticated.load(Ordering::Acquire) {
+                refuse(&waiting, "UNAUTHORIZED", "Emit `auth {token}` within 30 seconds of connecting");
+            }
+        });
+    }
+
+    fn event(&self, socket: &Socket<Dashboard>, mut event: Event) {
+        if event.name == "auth" {
+            authenticate(&self.state, socket, event.take_data());
         }
-    });
+    }
 }
 
-fn authenticate(state: &AppState, socket: SocketRef, room: Option<String>, data: Option<Value>) {
-    let Some(room) = room else {
+fn authenticate(state: &AppState, socket: &Socket<Dashboard>, data: Option<Value>) {
+    let Some(room) = socket.data().room.as_deref() else {
         return refuse(socket, "VALIDATION", "Connect with the tenant as query.room");
     };
     // `auth {token}`, or the token alone.
@@ -90,17 +98,17 @@ fn authenticate(state: &AppState, socket: SocketRef, room: Option<String>, data:
         Ok(p) => p,
         Err(e) => return refuse(socket, "UNAUTHORIZED", &e),
     };
-    if let Err(e) = state.core.may_watch_channels(&principal, &room) {
+    if let Err(e) = state.core.may_watch_channels(&principal, room) {
         return refuse(socket, "FORBIDDEN", &e.message);
     }
-    socket.join(tenant_room(&room));
-    socket.extensions.insert(Authenticated);
+    socket.join(tenant_room(room));
+    socket.data().authenticated.store(true, Ordering::Release);
     let _ = socket.emit("authenticated", &json!({"room": room, "userId": principal.participant_id}));
 }
 
-fn refuse(socket: SocketRef, code: &str, message: &str) {
+fn refuse(socket: &Socket<Dashboard>, code: &str, message: &str) {
     let _ = socket.emit("unauthorized", &json!({"code": code, "message": message}));
-    let _ = socket.disconnect();
+    socket.disconnect();
 }
 
 fn tenant_room(tenant: &str) -> String {
@@ -252,21 +260,21 @@ fn session_json(e: &ChannelSessionEvent) -> Value {
     })
 }
 
-async fn render(mut events: chatgate_core::EventStream, io: SocketIo) {
-    while let Some(event) = events.next().await {
-        let room = tenant_room(&event.tenant);
+async fn render(events: chatgate_core::EventStream, ns: Namespace) {
+    super::render_batches(events, |event| {
         let frames: Vec<(&str, String)> = match &event.kind {
             EventKind::ChannelChatChanged(e) => chat_frames(e),
             EventKind::ChannelSessionChanged(e) => vec![("notification", text(&session_json(e)))],
-            _ => continue,
+            _ => return,
         };
+        let room = tenant_room(&event.tenant);
         for (name, payload) in frames {
-            let Some(namespace) = io.of(NAMESPACE) else { break };
-            if let Err(err) = namespace.to(room.clone()).emit(name, &payload).await {
+            if let Err(err) = ns.to(&room).emit(name, &payload) {
                 tracing::debug!(error = %err, event = name, "chatomni event not sent");
             }
         }
-    }
+    })
+    .await;
 }
 
 fn chat_frames(e: &ChannelChatEvent) -> Vec<(&'static str, String)> {

@@ -6,11 +6,11 @@
 //!
 //! Client events are decoded and handed to one core call each; failures come back as `ERROR
 //! {code, message, area: "SUPPORT_TICKET", event}` on that socket only. A socket's events are
-//! handled one at a time, in the order they arrived (socketioxide runs each handler in a task of
-//! its own, so the handlers only queue the event for the socket's worker).
+//! handled one at a time, in the order they arrived: the namespace's handler only queues them
+//! for the socket's worker, which makes the core calls.
 //!
 //! What happened comes back through the core's events: one task renders each event once per
-//! room set (socketioxide encodes a broadcast once) into these rooms, all local to this node:
+//! room set (a broadcast is encoded once) into these rooms, all local to this node:
 //!
 //! - `SUPPORT_TICKET_{ticketId}`: sockets that joined the ticket (`JOIN_ROOM {ticketId}`);
 //! - `SUPPORT_TICKET_USER_{tenant}:{userId}`: every socket of a signed-in participant — the
@@ -31,44 +31,51 @@ mod render;
 mod session;
 
 use chatgate_core::model::{TicketCaller, TicketFacet};
-use serde_json::Value;
-use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
+use chatgate_socketio::{
+    ConnectError, Connecting, DisconnectReason, Event, NamespaceHandler, Socket, SocketIo,
+};
 
 use crate::state::AppState;
 
 pub const NAMESPACE: &str = "/support";
 
+/// A socket of the support desk.
+type SupportSocket = Socket<session::Session>;
+
 /// Defines `/support` and starts rendering core events for it.
 pub fn register(io: &SocketIo, state: &AppState) {
     let door = Door { app: state.clone() };
-    // Not an async closure: socketioxide calls it synchronously right after it sent the
-    // namespace's CONNECT packet, and the event handlers must be in place before the client can
-    // answer that with an event (the list is sent later, from the returned future).
-    let on_connect = {
-        let door = door.clone();
-        move |socket: SocketRef| {
-            let caller = session::start_session(&door, &socket);
-            async move {
-                // The list is the first thing a client hears, as after JOIN_ROOM.
-                if let Some(caller) = caller {
-                    events::send_ticket_list(&door, &socket, &caller).await;
-                }
-            }
-        }
-    };
-    let authenticate = {
-        let door = door.clone();
-        move |socket: SocketRef, TryData(auth): TryData<Value>| session::authenticate(door, socket, auth.ok())
-    };
-    io.ns(NAMESPACE, on_connect.with(authenticate));
-    tokio::spawn(render::render(state.core.subscribe(), io.clone(), state.files.media_urls()));
+    let namespace = io.namespace(NAMESPACE, SupportDesk { door });
+    tokio::spawn(render::render(state.core.subscribe(), namespace, state.files.media_urls()));
 }
 
 #[derive(Clone)]
 struct Door {
     app: AppState,
+}
+
+struct SupportDesk {
+    door: Door,
+}
+
+impl NamespaceHandler for SupportDesk {
+    type Data = session::Session;
+
+    fn connect(&self, request: &Connecting<'_>) -> Result<session::Session, ConnectError> {
+        session::authenticate(&self.door, request)
+    }
+
+    fn connected(&self, socket: &SupportSocket) {
+        session::start(&self.door, socket);
+    }
+
+    fn event(&self, socket: &SupportSocket, event: Event) {
+        session::enqueue(&self.door, socket, event);
+    }
+
+    fn disconnected(&self, socket: &SupportSocket, _: DisconnectReason) {
+        socket.data().close_inbox();
+    }
 }
 
 // ---- rooms ---------------------------------------------------------------------------------

@@ -25,12 +25,9 @@ use axum::routing::{get, post};
 use chatgate_core::event::{ChannelChatEvent, ChannelMessageEvent, EventKind};
 use chatgate_core::model::{ChannelChat, ChannelType, ChatKind, SessionState};
 use chatgate_core::{CoreError, Principal, Timestamp};
-use futures_util::StreamExt;
+use chatgate_socketio::{ConnectError, Connecting, Event, Namespace, NamespaceHandler, Socket, SocketIo};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, TryData};
-use socketioxide::handler::ConnectHandler;
 
 use crate::http::problem::ApiError;
 use crate::rest::extract::{ApiPath, ApiQuery, Caller};
@@ -41,48 +38,40 @@ fn company_room(tenant: &str) -> String {
     format!("company:{tenant}")
 }
 
-/// Why a connection was refused; the client's `connect_error` carries this text.
-#[derive(Debug)]
-struct Refused(String);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// The dashboards of every company.
+struct Dashboards {
+    state: AppState,
 }
 
 /// Defines the namespace and starts rendering core events for it.
 pub fn register(io: &SocketIo, state: &AppState) {
-    let admit_state = state.clone();
-    let admit = move |socket: SocketRef, TryData(auth): TryData<Value>| {
-        let state = admit_state.clone();
-        async move { admit(&state, &socket, auth.ok().as_ref()) }
-    };
-    io.ns("/", on_connect.with(admit));
-    tokio::spawn(render(state.core.subscribe(), io.clone()));
+    let namespace = io.namespace("/", Dashboards { state: state.clone() });
+    tokio::spawn(render(state.core.subscribe(), namespace));
 }
 
-/// The handshake check: a valid token of an agent or admin.
-fn admit(state: &AppState, socket: &SocketRef, auth: Option<&Value>) -> Result<(), Refused> {
-    let token = super::auth::token_of(socket, auth)
-        .ok_or_else(|| Refused("Unauthorized: connect with auth: {token: \"<jwt>\"}".to_owned()))?;
-    let principal =
-        super::auth::principal(state, &token).map_err(|e| Refused(format!("Unauthorized: {e}")))?;
-    state
-        .core
-        .may_watch_channels(&principal, &principal.tenant)
-        .map_err(|e| Refused(format!("Forbidden: {}", e.message)))?;
-    socket.extensions.insert(principal);
-    Ok(())
-}
+impl NamespaceHandler for Dashboards {
+    type Data = Principal;
 
-/// Joins the company's room synchronously, as socketioxide connects the socket: events that
-/// follow the client's `connect` must find it there.
-fn on_connect(socket: SocketRef) -> std::future::Ready<()> {
-    if let Some(principal) = socket.extensions.get::<Principal>() {
-        socket.join(company_room(&principal.tenant));
+    /// The handshake check: a valid token of an agent or admin.
+    fn connect(&self, request: &Connecting<'_>) -> Result<Principal, ConnectError> {
+        let token = super::auth::token_of(request.handshake, request.auth)
+            .ok_or_else(|| ConnectError::new("Unauthorized: connect with auth: {token: \"<jwt>\"}"))?;
+        let principal = super::auth::principal(&self.state, &token)
+            .map_err(|e| ConnectError::new(format!("Unauthorized: {e}")))?;
+        self.state
+            .core
+            .may_watch_channels(&principal, &principal.tenant)
+            .map_err(|e| ConnectError::new(format!("Forbidden: {}", e.message)))?;
+        Ok(principal)
     }
-    std::future::ready(())
+
+    /// Joins the company's room before any event can follow the client's `connect`.
+    fn connected(&self, socket: &Socket<Principal>) {
+        socket.join(company_room(&socket.data().tenant));
+    }
+
+    /// Dashboards only listen.
+    fn event(&self, _: &Socket<Principal>, _: Event) {}
 }
 
 /// A chat as seed 004 shows it.
@@ -137,8 +126,8 @@ fn message_dto(e: &ChannelChatEvent, m: &ChannelMessageEvent) -> Value {
     })
 }
 
-async fn render(mut events: chatgate_core::EventStream, io: SocketIo) {
-    while let Some(event) = events.next().await {
+async fn render(events: chatgate_core::EventStream, ns: Namespace) {
+    super::render_batches(events, |event| {
         let room = company_room(&event.tenant);
         let sent = match &event.kind {
             EventKind::ChannelChatChanged(e) if e.account.channel_type == ChannelType::Whatsapp => {
@@ -151,7 +140,7 @@ async fn render(mut events: chatgate_core::EventStream, io: SocketIo) {
                         "chat": ChatDto::from(&e.chat),
                         "message": message_dto(e, m),
                     });
-                    if let Err(err) = io.to(room.clone()).emit("whatsapp:new-message", &payload).await {
+                    if let Err(err) = ns.to(&room).emit("whatsapp:new-message", &payload) {
                         tracing::debug!(error = %err, "whatsapp:new-message not sent");
                     }
                 }
@@ -163,7 +152,7 @@ async fn render(mut events: chatgate_core::EventStream, io: SocketIo) {
                     "lastMessageText": e.chat.last_message_text,
                     "unreadCount": e.chat.unread_count,
                 });
-                io.to(room).emit("whatsapp:chat-updated", &updated).await
+                ns.to(&room).emit("whatsapp:chat-updated", &updated)
             }
             EventKind::ChannelSessionChanged(e) if e.account.channel_type == ChannelType::Whatsapp => {
                 let session_id = &e.account.id;
@@ -184,14 +173,15 @@ async fn render(mut events: chatgate_core::EventStream, io: SocketIo) {
                         json!({"sessionId": session_id, "reason": e.session.reason}),
                     ),
                 };
-                io.to(room).emit(name, &payload).await
+                ns.to(&room).emit(name, &payload)
             }
-            _ => continue,
+            _ => return,
         };
         if let Err(err) = sent {
             tracing::debug!(error = %err, "whatsapp event not sent");
         }
-    }
+    })
+    .await;
 }
 
 pub fn routes() -> Router<AppState> {

@@ -5,10 +5,9 @@ use chatgate_core::service::{GuestDetails, NewTicket, TICKET_TOO_LARGE, TicketRe
 use chatgate_core::{CoreError, ErrorKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use socketioxide::extract::SocketRef;
 
 use super::dto::{HistoryDto, TicketDto, message_dto};
-use super::{Door, is_ticket_room, ticket_room};
+use super::{Door, SupportSocket, is_ticket_room, ticket_room};
 
 const AREA: &str = "SUPPORT_TICKET";
 
@@ -96,7 +95,7 @@ fn payload<T: serde::de::DeserializeOwned>(data: Option<Value>) -> Result<T, Cor
 
 pub(super) async fn handle(
     door: &Door,
-    socket: &SocketRef,
+    socket: &SupportSocket,
     caller: &TicketCaller,
     event: &str,
     data: Option<Value>,
@@ -196,7 +195,7 @@ pub(super) async fn handle(
     Ok(())
 }
 
-pub(super) async fn send_ticket_list(door: &Door, socket: &SocketRef, caller: &TicketCaller) {
+pub(super) async fn send_ticket_list(door: &Door, socket: &SupportSocket, caller: &TicketCaller) {
     match door.app.core.ticket_list(caller).await {
         Ok(tickets) => {
             let list: Vec<TicketDto> = tickets.iter().map(TicketDto::from).collect();
@@ -228,6 +227,6 @@ struct ErrorDto<'a> {
     event: &'a str,
 }
 
-pub(super) fn emit_error(socket: &SocketRef, event: &str, code: u16, message: &str) {
+pub(super) fn emit_error(socket: &SupportSocket, event: &str, code: u16, message: &str) {
     let _ = socket.emit("ERROR", &ErrorDto { code, message, area: AREA, event });
 }

@@ -4,23 +4,23 @@
 use chatgate_core::Timestamp;
 use chatgate_core::event::{Event, EventKind, MessageEvent, TypingEvent};
 use chatgate_core::model::{SenderType, TicketSide};
-use futures_util::StreamExt;
+use chatgate_socketio::Namespace;
 use serde::Serialize;
-use socketioxide::SocketIo;
 
 use super::dto::*;
-use super::{NAMESPACE, admins_room, requester_room, ticket_room, user_room};
+use super::{admins_room, requester_room, ticket_room, user_room};
 use crate::files::MediaUrls;
 
 /// Renders every core event that concerns a ticket, in bus order.
-pub(super) async fn render(mut events: chatgate_core::EventStream, io: SocketIo, media_urls: MediaUrls) {
-    while let Some(event) = events.next().await {
+pub(super) async fn render(events: chatgate_core::EventStream, ns: Namespace, media_urls: MediaUrls) {
+    crate::socketio::render_batches(events, |event| {
         if !concerns_tickets(&event.kind) {
-            continue;
+            return;
         }
-        let signed = media_urls.fill_event(&event, Timestamp::now());
-        render_one(&io, signed.as_ref().unwrap_or(&event)).await;
-    }
+        let signed = media_urls.fill_event(event, Timestamp::now());
+        render_one(&ns, signed.as_ref().unwrap_or(event));
+    })
+    .await;
 }
 
 fn concerns_tickets(kind: &EventKind) -> bool {
@@ -35,33 +35,33 @@ fn concerns_tickets(kind: &EventKind) -> bool {
     }
 }
 
-async fn emit<T: Serialize + ?Sized>(
-    io: &SocketIo,
+fn emit<T: Serialize + ?Sized>(
+    ns: &Namespace,
     rooms: Vec<String>,
     except: Option<String>,
     event: &str,
     data: &T,
 ) {
-    let Some(ns) = io.of(NAMESPACE) else { return };
-    let to = ns.to(rooms);
-    let to = match except {
-        Some(room) => to.except(room),
-        None => to,
-    };
-    if let Err(e) = to.emit(event, data).await {
+    let mut rooms = rooms.into_iter();
+    let Some(first) = rooms.next() else { return };
+    let mut to = rooms.fold(ns.to(first), |to, room| to.to(room));
+    if let Some(room) = except {
+        to = to.except(room);
+    }
+    if let Err(e) = to.emit(event, data) {
         tracing::debug!(error = %e, event, "support broadcast failed");
     }
 }
 
-async fn render_one(io: &SocketIo, event: &Event) {
+fn render_one(ns: &Namespace, event: &Event) {
     let tenant = event.tenant.as_str();
     match &event.kind {
-        EventKind::MessageCreated(e) => new_message(io, tenant, e).await,
-        EventKind::TypingStarted(e) => typing(io, tenant, e, "TYPING_START").await,
-        EventKind::TypingStopped(e) => typing(io, tenant, e, "TYPING_END").await,
+        EventKind::MessageCreated(e) => new_message(ns, tenant, e),
+        EventKind::TypingStarted(e) => typing(ns, tenant, e, "TYPING_START"),
+        EventKind::TypingStopped(e) => typing(ns, tenant, e, "TYPING_END"),
         EventKind::TicketCreated(e) => {
             let rooms = vec![requester_room(tenant, &e.ticket.facet), admins_room(tenant)];
-            emit(io, rooms, None, "NEW_TICKET", &TicketDto::from(&e.ticket)).await;
+            emit(ns, rooms, None, "NEW_TICKET", &TicketDto::from(&e.ticket))
         }
         EventKind::TicketChanged(e) => {
             let t = &e.ticket;
@@ -72,7 +72,7 @@ async fn render_one(io: &SocketIo, event: &Event) {
                     old_status: e.old_status.as_str(),
                     current_status: t.facet.status.as_str(),
                 };
-                emit(io, rooms.clone(), None, "STATUS_CHANGED", &dto).await;
+                emit(ns, rooms.clone(), None, "STATUS_CHANGED", &dto)
             }
             let dto = TicketUpdatedDto {
                 id: &t.id,
@@ -81,7 +81,7 @@ async fn render_one(io: &SocketIo, event: &Event) {
                 admin_id: t.facet.assigned_admin_id.as_deref(),
                 updated_at: t.updated_at,
             };
-            emit(io, rooms, None, "TICKET_UPDATED", &dto).await;
+            emit(ns, rooms, None, "TICKET_UPDATED", &dto)
         }
         EventKind::TicketRead(e) => {
             // For the other side: not back to the reader.
@@ -92,7 +92,7 @@ async fn render_one(io: &SocketIo, event: &Event) {
             };
             let dto =
                 ReadReceiptDto { ticket_id: &e.ticket_id, message_id: &e.message_id, user_id: &e.reader_id };
-            emit(io, rooms, Some(reader), "READ_RECEIPT", &dto).await;
+            emit(ns, rooms, Some(reader), "READ_RECEIPT", &dto)
         }
         EventKind::TicketUnread(e) => {
             let room = match e.side {
@@ -101,7 +101,7 @@ async fn render_one(io: &SocketIo, event: &Event) {
             };
             let dto =
                 UnreadCountDto { ticket_id: &e.ticket_id, unread_count: e.unread_count, is_new: e.is_new };
-            emit(io, vec![room], None, "UNREAD_COUNT", &dto).await;
+            emit(ns, vec![room], None, "UNREAD_COUNT", &dto)
         }
         _ => {}
     }
@@ -109,7 +109,7 @@ async fn render_one(io: &SocketIo, event: &Event) {
 
 /// A ticket's new message goes to the ticket's room, its requester, and the writer's own room
 /// (the acknowledgement of SEND_MESSAGE).
-async fn new_message(io: &SocketIo, tenant: &str, e: &MessageEvent) {
+fn new_message(ns: &Namespace, tenant: &str, e: &MessageEvent) {
     let Some(facet) = &e.conversation.ticket else { return };
     if e.message.sender_type == SenderType::System {
         return;
@@ -122,11 +122,11 @@ async fn new_message(io: &SocketIo, tenant: &str, e: &MessageEvent) {
     if facet.side_of(&e.message.sender_id) == TicketSide::Admin {
         rooms.push(user_room(tenant, &e.message.sender_id));
     }
-    emit(io, rooms, None, "NEW_MESSAGE", &dto).await;
+    emit(ns, rooms, None, "NEW_MESSAGE", &dto)
 }
 
 /// Typing goes to the ticket's room and its requester, never back to the typist.
-async fn typing(io: &SocketIo, tenant: &str, e: &TypingEvent, name: &str) {
+fn typing(ns: &Namespace, tenant: &str, e: &TypingEvent, name: &str) {
     let Some(facet) = &e.ticket else { return };
     let side = facet.side_of(&e.participant.id);
     let dto = TypingDto {
@@ -143,5 +143,5 @@ async fn typing(io: &SocketIo, tenant: &str, e: &TypingEvent, name: &str) {
         TicketSide::Admin => user_room(tenant, &e.participant.id),
     };
     let rooms = vec![ticket_room(&e.conversation_id), requester_room(tenant, facet)];
-    emit(io, rooms, Some(typist), name, &dto).await;
+    emit(ns, rooms, Some(typist), name, &dto)
 }
