@@ -399,3 +399,31 @@ async fn bad_requests_get_engine_io_errors() {
     let (status, _) = http(&server.address, "GET", &path, "").await;
     assert_eq!(status, 400, "a malformed packet ends the session");
 }
+
+#[tokio::test]
+async fn a_polling_client_that_stops_polling_is_let_go_when_its_queue_fills() {
+    let engine = EngineConfig {
+        ping_interval: Duration::from_millis(200),
+        ping_timeout: Duration::from_secs(5),
+        max_queued_bytes: 4096,
+        ..EngineConfig::default()
+    };
+    let server = start(SocketIoConfig { engine, ..SocketIoConfig::default() }).await;
+    let (_, open) = http(&server.address, "GET", "/socket.io/?EIO=4&transport=polling", "").await;
+    let sid = serde_json::from_str::<Value>(&open[1..]).unwrap()["sid"].as_str().unwrap().to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    http(&server.address, "POST", &path, "40/room,{\"name\":\"sleeper\"}").await;
+    until(|| server.ns.socket_count() == 1).await;
+
+    let big = "x".repeat(1000);
+    for _ in 0..10 {
+        server.ns.emit("news", &big).unwrap();
+    }
+    until(|| !server.rooms.left.lock().unwrap().is_empty()).await;
+    assert_eq!(
+        server.rooms.left.lock().unwrap()[0],
+        ("sleeper".to_owned(), DisconnectReason::Transport(chatgate_socketio::CloseReason::TransportError))
+    );
+    let (status, _) = http(&server.address, "GET", &path, "").await;
+    assert_eq!(status, 400);
+}

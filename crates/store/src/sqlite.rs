@@ -66,8 +66,29 @@ pub struct SqlStore {
     /// Appends of messages, committed in groups (see group_commit.rs).
     group: GroupCommit,
     reader: SqlitePool,
+    /// Copies the write-ahead log into the database (see `checkpoints`).
+    checkpointer: SqlitePool,
+    checkpoints: tokio::task::JoinHandle<()>,
     path: PathBuf,
     durability: Durability,
+}
+
+/// How often the write-ahead log is copied into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the write-ahead log beside the writer. Left to SQLite, the commit that fills the
+/// log would copy it into the database (and flush that) while holding the write — every append
+/// waiting behind it would pay for it. A passive checkpoint from another connection waits for
+/// no one and stops no one.
+async fn checkpoints(pool: SqlitePool) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log failed");
+        }
+    }
 }
 
 pub type SqliteStore = SqlStore;
@@ -86,7 +107,9 @@ impl SqlStore {
             .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Checkpoints run beside the writer (see `checkpoints`), not inside a commit.
+            .pragma("wal_autocheckpoint", "0");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -101,11 +124,26 @@ impl SqlStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.clone().read_only(true))
             .await
             .map_err(db_err)?;
         let group = GroupCommit::start(writer.clone());
-        Ok(SqlStore { writer, group, reader, path: path.to_owned(), durability: options.durability })
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(connect)
+            .await
+            .map_err(db_err)?;
+        let checkpoints = tokio::spawn(checkpoints(checkpointer.clone()));
+        Ok(SqlStore {
+            writer,
+            group,
+            reader,
+            checkpointer,
+            checkpoints,
+            path: path.to_owned(),
+            durability: options.durability,
+        })
     }
 
     /// Applies pending migrations without keeping the store open (`chatgate migrate`).
@@ -122,7 +160,13 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.checkpoints.abort();
         self.reader.close().await;
+        // What is left in the log goes into the database, and the log is emptied.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.checkpointer).await {
+            tracing::warn!(error = %e, "the last checkpoint of the SQLite write-ahead log failed");
+        }
+        self.checkpointer.close().await;
         self.writer.close().await;
     }
 

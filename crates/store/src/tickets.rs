@@ -1,6 +1,7 @@
 // The support area of the SQL store (included by each database module after shared.rs).
 // Tickets are conversations with the ticket columns set; `ticket_reads` keeps how far each side
-// of a ticket has read (migration 0006).
+// of a ticket has read (migration 0006) and how many of the other side's messages it has not
+// (0008: kept by a trigger as messages are inserted, recounted when a read mark moves).
 
 /// A ticket row: the conversation, and the requester's and assigned admin's names (the guest
 /// name for a guest without a participant row, the admin's id for an admin without one).
@@ -20,31 +21,13 @@ macro_rules! ticket_joins {
          LEFT JOIN participants pa ON pa.tenant = c.tenant AND pa.id = c.ticket_assigned_admin_id "
     };
 }
-/// The read mark of one side of ticket `c`.
-macro_rules! read_mark {
-    ($side:literal) => {
-        concat!(
-            "COALESCE((SELECT r.last_read_seq FROM ticket_reads r WHERE r.conversation_id = c.id \
-             AND r.side = '",
-            $side,
-            "'), 0)"
-        )
-    };
-}
-
 /// Unread messages of ticket `c` for each side: the other side's messages after the read mark.
-const ADMINS_UNREAD: &str = concat!(
-    ", (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender_type <> 'System' \
-     AND m.sender_id = c.ticket_requester_id AND m.seq > ",
-    read_mark!("admin"),
-    ") AS unread_count"
-);
-const USERS_UNREAD: &str = concat!(
-    ", (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender_type <> 'System' \
-     AND m.sender_id <> c.ticket_requester_id AND m.seq > ",
-    read_mark!("user"),
-    ") AS unread_count"
-);
+const ADMINS_UNREAD: &str =
+    ", COALESCE((SELECT r.unread FROM ticket_reads r WHERE r.conversation_id = c.id AND r.side = 'admin'), 0) \
+     AS unread_count";
+const USERS_UNREAD: &str =
+    ", COALESCE((SELECT r.unread FROM ticket_reads r WHERE r.conversation_id = c.id AND r.side = 'user'), 0) \
+     AS unread_count";
 
 fn ticket_from_row(row: &DbRow, with_unread: bool) -> StoreResult<Option<Ticket>> {
     let conversation = conversation_from(row)?;
@@ -62,13 +45,21 @@ fn ticket_from_row(row: &DbRow, with_unread: bool) -> StoreResult<Option<Ticket>
     }))
 }
 
-/// Moves a side's read mark forward (never back): `$1` ticket, `$2` side, `$3` seq, `$4` time.
+/// Moves a side's read mark forward (never back) and recounts what the side has not read after
+/// it — the other side's messages, usually none, so the count reads few rows: `$1` ticket,
+/// `$2` side, `$3` seq, `$4` time.
 macro_rules! raise_read_mark_sql {
     () => {
         "INSERT INTO ticket_reads (conversation_id, side, last_read_seq, read_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (conversation_id, side) DO UPDATE SET \
          last_read_seq = CASE WHEN excluded.last_read_seq > ticket_reads.last_read_seq \
-         THEN excluded.last_read_seq ELSE ticket_reads.last_read_seq END, read_at = excluded.read_at"
+         THEN excluded.last_read_seq ELSE ticket_reads.last_read_seq END, read_at = excluded.read_at; \
+         UPDATE ticket_reads SET unread = (SELECT COUNT(*) FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.conversation_id = $1 AND m.sender_type <> 'System' AND m.seq > ticket_reads.last_read_seq \
+         AND CASE WHEN $2 = 'admin' THEN m.sender_id = c.ticket_requester_id \
+         ELSE m.sender_id <> c.ticket_requester_id END) \
+         WHERE conversation_id = $1 AND side = $2"
     };
 }
 
@@ -183,34 +174,42 @@ impl TicketStore for SqlStore {
         m: &NewMessage,
         side: TicketSide,
         status: TicketStatus,
-    ) -> StoreResult<Appended> {
+    ) -> StoreResult<TicketAppend> {
         let m = m.clone();
-        let written = self
+        let (written, counts) = self
             .group
             .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
                 Box::pin(async move {
                     let written = append_unless_present(tx, &m).await?;
-                    if let Written::Created(message) = &written {
-                        // The new status and the writer's read mark, in one round trip.
-                        let sql = concat!(
-                            "UPDATE conversations SET ticket_status = $5, updated_at = $4 WHERE id = $1; ",
-                            raise_read_mark_sql!()
-                        );
-                        sqlx::query(sql)
-                            .bind(&m.conversation_id)
-                            .bind(side.as_str())
-                            .bind(message.seq)
-                            .bind(m.created_at.unix_ms())
-                            .bind(status.as_str())
-                            .execute(&mut **tx)
-                            .await
-                            .map_err(db_err)?;
-                    }
-                    Ok(written)
+                    let Written::Created(message) = &written else { return Ok((written, (0, 0))) };
+                    // In one round trip: the writer's count before (the insert counted the reply
+                    // for the other side only), the new status, the writer's read mark, and the
+                    // other side's count with the reply.
+                    let sql = concat!(
+                        "SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $2), 0); ",
+                        "UPDATE conversations SET ticket_status = $5, updated_at = $4 WHERE id = $1; ",
+                        raise_read_mark_sql!(),
+                        "; SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $6), 0)"
+                    );
+                    let counts: Vec<i64> = sqlx::query_scalar(sql)
+                        .bind(&m.conversation_id)
+                        .bind(side.as_str())
+                        .bind(message.seq)
+                        .bind(m.created_at.unix_ms())
+                        .bind(status.as_str())
+                        .bind(side.other().as_str())
+                        .fetch_all(&mut **tx)
+                        .await
+                        .map_err(db_err)?;
+                    let [writer, reader] = counts[..] else {
+                        return Err(StoreError::Backend(format!("expected two unread counts, got {counts:?}")));
+                    };
+                    Ok((written, (writer.max(0) as u64, reader.max(0) as u64)))
                 })
             })
             .await?;
-        self.appended(written).await
+        let appended = self.appended(written).await?;
+        Ok(TicketAppend { appended, writer_unread: counts.0, reader_unread: counts.1 })
     }
 
     async fn ticket_messages(&self, id: &str, offset: u64, limit: u32) -> StoreResult<Vec<Message>> {
@@ -236,27 +235,15 @@ impl TicketStore for SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn ticket_unread(&self, id: &str, requester_id: &str, side: TicketSide) -> StoreResult<u64> {
-        // The other side of the requester is everyone else; of the admins, the requester.
-        let sql = match side {
-            TicketSide::Admin => {
-                "SELECT COUNT(*) FROM messages m WHERE m.conversation_id = $1 AND m.sender_type <> 'System' \
-                 AND m.sender_id = $2 AND m.seq > COALESCE((SELECT r.last_read_seq FROM ticket_reads r \
-                 WHERE r.conversation_id = $1 AND r.side = $3), 0)"
-            }
-            TicketSide::User => {
-                "SELECT COUNT(*) FROM messages m WHERE m.conversation_id = $1 AND m.sender_type <> 'System' \
-                 AND m.sender_id <> $2 AND m.seq > COALESCE((SELECT r.last_read_seq FROM ticket_reads r \
-                 WHERE r.conversation_id = $1 AND r.side = $3), 0)"
-            }
-        };
-        let count: i64 = sqlx::query_scalar(sql)
-            .bind(id)
-            .bind(requester_id)
-            .bind(side.as_str())
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_err)?;
+    async fn ticket_unread(&self, id: &str, side: TicketSide) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $2), 0)",
+        )
+        .bind(id)
+        .bind(side.as_str())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
         Ok(count.max(0) as u64)
     }
 }

@@ -91,7 +91,8 @@ async fn open(store: &dyn Store, tenant: &str, requester: &str, category: Ticket
 
 async fn reply(store: &dyn Store, id: &str, sender: &str, side: TicketSide, ms: i64) -> Message {
     let status = side.status_after_reply();
-    match store.append_ticket_message(&message(id, sender, "reply", ms), side, status).await.unwrap() {
+    match store.append_ticket_message(&message(id, sender, "reply", ms), side, status).await.unwrap().appended
+    {
         Appended::Created(m) => m,
         Appended::Duplicate(m) => panic!("duplicate {m:?}"),
     }
@@ -173,8 +174,8 @@ async fn a_ticket_is_its_conversation_with_its_requester_as_member_and_its_descr
         let details = s.conversation(&id).await.unwrap().unwrap();
         assert_eq!(details.conversation.last_seq, 1);
         // The requester has read their own description; the admins have not.
-        assert_eq!(s.ticket_unread(&id, &guest.id, TicketSide::User).await.unwrap(), 0);
-        assert_eq!(s.ticket_unread(&id, &guest.id, TicketSide::Admin).await.unwrap(), 1);
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 0);
+        assert_eq!(s.ticket_unread(&id, TicketSide::Admin).await.unwrap(), 1);
         // A plain conversation is no ticket.
         assert!(s.ticket("nope").await.unwrap().is_none());
     }
@@ -189,33 +190,37 @@ async fn replies_set_the_status_and_read_marks_count_the_other_sides_messages() 
         let t = s.ticket(&id).await.unwrap().unwrap();
         assert_eq!(t.facet.status, TicketStatus::WaitingForUser);
         assert_eq!(t.updated_at, at(10));
-        assert_eq!(s.ticket_unread(&id, "ana", TicketSide::Admin).await.unwrap(), 0, "writing read it");
+        assert_eq!(s.ticket_unread(&id, TicketSide::Admin).await.unwrap(), 0, "writing read it");
         reply(s, &id, "boss2", TicketSide::Admin, 20).await;
-        assert_eq!(s.ticket_unread(&id, "ana", TicketSide::User).await.unwrap(), 2);
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 2);
 
         s.mark_ticket_read(&id, TicketSide::User, first.seq, at(30)).await.unwrap();
-        assert_eq!(s.ticket_unread(&id, "ana", TicketSide::User).await.unwrap(), 1);
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 1);
         // A read mark never moves back.
         s.mark_ticket_read(&id, TicketSide::User, 1, at(31)).await.unwrap();
-        assert_eq!(s.ticket_unread(&id, "ana", TicketSide::User).await.unwrap(), 1);
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 1);
 
         reply(s, &id, "ana", TicketSide::User, 40).await;
         assert_eq!(s.ticket(&id).await.unwrap().unwrap().facet.status, TicketStatus::WaitingForAdmin);
-        assert_eq!(s.ticket_unread(&id, "ana", TicketSide::User).await.unwrap(), 0);
-        assert_eq!(s.ticket_unread(&id, "ana", TicketSide::Admin).await.unwrap(), 1);
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 0);
+        assert_eq!(s.ticket_unread(&id, TicketSide::Admin).await.unwrap(), 1);
 
         // A retried reply with the same clientMessageId is the first one, and changes nothing.
         let mut retried = message(&id, "ana", "once", 50);
         retried.client_message_id = Some("c1".into());
-        let Appended::Created(once) =
-            s.append_ticket_message(&retried, TicketSide::User, TicketStatus::WaitingForAdmin).await.unwrap()
+        let Appended::Created(once) = s
+            .append_ticket_message(&retried, TicketSide::User, TicketStatus::WaitingForAdmin)
+            .await
+            .unwrap()
+            .appended
         else {
             panic!("first append is new")
         };
         retried.id = new_id();
         let again =
             s.append_ticket_message(&retried, TicketSide::User, TicketStatus::WaitingForAdmin).await.unwrap();
-        assert_eq!(again, Appended::Duplicate(once.clone()));
+        assert_eq!(again.appended, Appended::Duplicate(once.clone()));
+        assert_eq!((again.writer_unread, again.reader_unread), (0, 0), "a duplicate changes no count");
 
         // History pages skip system messages, newest first.
         let page = s.ticket_messages(&id, 0, 2).await.unwrap();
@@ -288,5 +293,50 @@ async fn listings_filter_page_and_count_unread_per_side() {
             .unwrap();
         let ids: Vec<String> = page1.iter().chain(&page2).map(|t| t.id.clone()).collect();
         assert_eq!(ids, [b.clone(), a.clone(), c.clone()]);
+    }
+}
+
+#[tokio::test]
+async fn every_message_of_a_ticket_counts_as_unread_for_the_other_side_whichever_way_it_was_stored() {
+    for f in stores().await {
+        let s = f.store.as_ref();
+        let id = open(s, "t", "ana", TicketCategory::General, 0).await;
+        // A bot's streamed reply is stored as a plain append; it counts for the requester.
+        s.append_message(&message(&id, "bot-1", "streamed", 10)).await.unwrap();
+        let mut system = message(&id, "system", "renamed", 20);
+        system.sender_type = SenderType::System;
+        s.append_message(&system).await.unwrap();
+        assert_eq!(
+            s.ticket_unread(&id, TicketSide::User).await.unwrap(),
+            1,
+            "system messages count for nobody"
+        );
+        s.append_message(&message(&id, "ana", "more", 30)).await.unwrap();
+        assert_eq!(s.ticket_unread(&id, TicketSide::Admin).await.unwrap(), 2);
+
+        // A reply says what it changed: the writer had 2 unread, the other side now has 2.
+        let replied = s
+            .append_ticket_message(
+                &message(&id, "boss", "hello", 40),
+                TicketSide::Admin,
+                TicketStatus::WaitingForUser,
+            )
+            .await
+            .unwrap();
+        assert_eq!((replied.writer_unread, replied.reader_unread), (2, 2));
+        assert_eq!(s.ticket_unread(&id, TicketSide::Admin).await.unwrap(), 0);
+        // Many unread, then a read mark in the middle: what is left after it.
+        for i in 0..49 {
+            reply(s, &id, "boss", TicketSide::Admin, 100 + i).await;
+        }
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 51);
+        assert_eq!(s.ticket_unread(&id, TicketSide::Admin).await.unwrap(), 0);
+        let page = s.ticket_messages(&id, 10, 1).await.unwrap();
+        s.mark_ticket_read(&id, TicketSide::User, page[0].seq, at(200)).await.unwrap();
+        assert_eq!(s.ticket_unread(&id, TicketSide::User).await.unwrap(), 10);
+        let listed = s.tickets(&TicketQuery { unread_for: TicketSide::User, ..query("t") }).await.unwrap();
+        assert_eq!(listed[0].unread_count, Some(10));
+        // A plain conversation keeps no counts.
+        assert_eq!(s.ticket_unread("not-a-ticket", TicketSide::User).await.unwrap(), 0);
     }
 }

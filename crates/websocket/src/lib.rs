@@ -26,7 +26,7 @@ mod reader;
 mod socket;
 mod upgrade;
 
-pub use cork::corked;
+pub use cork::{Batch, corked};
 pub use frame::{CloseCode, Frame, FrameBuilder, MAX_HEADER, OpCode};
 pub use reader::{Message, ReadError};
 pub use socket::{CloseReason, Closed, Handler, Limits, WebSocket, serve};

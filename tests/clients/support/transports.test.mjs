@@ -41,14 +41,15 @@ test("the default transports start on polling and upgrade to WebSocket, losing a
     const socket = io(`${server.base}/support`, { auth: { token: userToken(ana) }, forceNew: true, reconnection: false });
     const tickets = record(socket, "NEW_TICKET");
     const messages = record(socket, "NEW_MESSAGE");
-    const upgraded = new Promise((ok) => socket.io.engine.once("upgrade", (t) => ok(t.name)));
-    await new Promise((ok, fail) => { socket.once("connect", ok); socket.once("connect_error", fail); });
-    assert.equal(socket.io.engine.transport.name, "polling");
-
-    // Sent at once, while the client is still polling and about to probe the WebSocket.
+    const opened = new Promise((ok) => socket.io.once("open", () => ok(socket.io.engine.transport.name)));
+    const upgraded = new Promise((ok) => socket.io.once("open", () => socket.io.engine.once("upgrade", (t) => ok(t.name))));
+    // Emitted before the connection is even open: the client sends them as soon as it can, over
+    // polling, while it probes the WebSocket.
     for (let i = 0; i < 20; i++) {
       socket.emit("CREATE_TICKET", { title: `t${i}`, category: "GENERAL", message: `m${i}`, priority: "LOW" });
     }
+    await new Promise((ok, fail) => { socket.once("connect", ok); socket.once("connect_error", fail); });
+    assert.equal(await opened, "polling");
     assert.equal(await upgraded, "websocket");
     for (let i = 0; i < 20; i++) await tickets.next((t) => t.title === `t${i}`);
 

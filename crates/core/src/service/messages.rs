@@ -1,3 +1,5 @@
+use futures_util::future::join;
+
 use super::{Core, Page, summary};
 use crate::cursor;
 use crate::error::{CoreError, CoreResult};
@@ -98,14 +100,20 @@ impl Core {
         };
         // A ticket's reply also moves its status (see `tickets`); a reply in a channel
         // conversation is queued for the account's connector in the same commit (see `channels`).
-        let (appended, ticket_reply, outbound) = if Self::is_channel_reply(principal, &conversation) {
-            let (appended, outbound) = self.append_channel_reply(principal, &conversation, &new).await?;
-            (appended, None, outbound)
-        } else {
-            let (appended, ticket_reply) =
-                self.append_to_conversation(principal, &mut conversation, &new).await?;
-            (appended, ticket_reply, None)
+        let appending = async {
+            if Self::is_channel_reply(principal, &conversation) {
+                let (appended, outbound) = self.append_channel_reply(principal, &conversation, &new).await?;
+                Ok::<_, CoreError>((appended, None, outbound))
+            } else {
+                let (appended, ticket_reply) =
+                    self.append_to_conversation(principal, &mut conversation, &new).await?;
+                Ok((appended, ticket_reply, None))
+            }
         };
+        // Who hears of it is read while the append commits: members change only under the
+        // conversation's lock, which this holds.
+        let (appending, recipients) = join(appending, self.audience(conversation_id)).await;
+        let (appended, ticket_reply, outbound) = appending?;
         match appended {
             Appended::Duplicate(message) => Ok(Sent { message: redacted(message), created: false }),
             Appended::Created(message) => {
@@ -118,7 +126,7 @@ impl Core {
                     Some(sender) => sender,
                     None => self.person(principal).await?,
                 };
-                let recipients = self.audience(conversation_id).await?;
+                let recipients = recipients?;
                 self.publish(
                     &principal.tenant,
                     EventKind::MessageCreated(MessageEvent {

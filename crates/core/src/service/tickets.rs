@@ -5,6 +5,8 @@
 //! page, the status a reply leads to, per-side read marks and unread counts, and the admins'
 //! assignment and status changes.
 
+use futures_util::future::join;
+
 use super::messages::redacted;
 use super::{Core, Page, SendMessage, Sent, summary};
 use crate::cursor;
@@ -17,7 +19,7 @@ use crate::ids::new_id;
 use crate::model::*;
 use crate::policy;
 use crate::principal::Principal;
-use crate::store::{Appended, TicketQuery};
+use crate::store::{Appended, TicketAppend, TicketQuery};
 use crate::validate::{Check, media_of, plain_text_of};
 
 /// The code of validation errors about size (a title, message or attachment list too large),
@@ -87,6 +89,8 @@ pub(super) struct TicketReplied {
     old_status: TicketStatus,
     /// The writer's side's unread count before it wrote (writing reads everything before).
     writer_unread: u64,
+    /// The other side's unread count with the reply.
+    reader_unread: u64,
 }
 
 /// Ticket input checks, keeping size failures (413 on the support desk) apart from the others.
@@ -441,9 +445,15 @@ impl Core {
         check.text("message", &reply.message, self.limits.max_text_chars, true);
         check.attachments(&reply.attachments, &self.limits);
         check.finish()?;
-        self.followed_ticket(caller, id).await?;
-        // The ticket's history shows the writer's name, admins' included.
-        let writer = self.ensure_participant(principal).await?;
+        // The ticket's history shows the writer's name, admins' included: read beside the
+        // ticket, and made only once the writer may write here.
+        let known = self.store.participant(&principal.tenant, &principal.participant_id);
+        let (followed, known) = join(self.followed_ticket(caller, id), known).await;
+        followed?;
+        let writer = match known? {
+            Some(writer) => writer,
+            None => self.ensure_participant(principal).await?,
+        };
         let blocks = ticket_blocks(&reply.message, &reply.attachments);
         let input = SendMessage { blocks, ..Default::default() };
         self.send_message_from(principal, id, input, Some(ParticipantRef::from(&writer))).await
@@ -476,7 +486,7 @@ impl Core {
         if let Some(message) = &message {
             self.store.mark_ticket_read(id, side, message.seq, now).await?;
         }
-        let unread = self.store.ticket_unread(id, &ticket.facet.requester_id, side).await?;
+        let unread = self.store.ticket_unread(id, side).await?;
         if let Some(message) = message {
             self.publish(
                 &ticket.tenant,
@@ -641,15 +651,15 @@ impl Core {
             return Ok((self.store.append_message(new).await?, None));
         };
         let side = facet.side_of(&principal.participant_id);
-        let writer_unread = self.store.ticket_unread(&conversation.id, &facet.requester_id, side).await?;
         let status = side.status_after_reply();
-        let appended = self.store.append_ticket_message(new, side, status).await?;
+        let TicketAppend { appended, writer_unread, reader_unread } =
+            self.store.append_ticket_message(new, side, status).await?;
         if !matches!(appended, Appended::Created(_)) {
             return Ok((appended, None));
         }
         let old_status = std::mem::replace(&mut facet.status, status);
         conversation.updated_at = new.created_at;
-        Ok((appended, Some(TicketReplied { side, old_status, writer_unread })))
+        Ok((appended, Some(TicketReplied { side, old_status, writer_unread, reader_unread })))
     }
 
     /// Announces what a ticket reply changed, after its `MessageCreated`: the new status, the
@@ -682,19 +692,14 @@ impl Core {
             }
         }
         let reader = replied.side.other();
-        match self.store.ticket_unread(&conversation.id, &facet.requester_id, reader).await {
-            Ok(unread_count) => {
-                let event = TicketUnreadEvent {
-                    ticket_id: conversation.id.clone(),
-                    ticket: facet.clone(),
-                    side: reader,
-                    unread_count,
-                    is_new: true,
-                };
-                self.publish(tenant, EventKind::TicketUnread(event)).await;
-            }
-            Err(e) => tracing::warn!(error = %e, ticket = %conversation.id, "unread count not announced"),
-        }
+        let event = TicketUnreadEvent {
+            ticket_id: conversation.id.clone(),
+            ticket: facet.clone(),
+            side: reader,
+            unread_count: replied.reader_unread,
+            is_new: true,
+        };
+        self.publish(tenant, EventKind::TicketUnread(event)).await;
         if replied.writer_unread > 0 {
             let event = TicketUnreadEvent {
                 ticket_id: conversation.id.clone(),

@@ -16,7 +16,7 @@ pub use channels::ChannelStore;
 pub use chat::ChatStore;
 pub use customers::CustomerStore;
 pub use files::{FileStore, GrantState};
-pub use tickets::{TicketQuery, TicketStore};
+pub use tickets::{TicketAppend, TicketQuery, TicketStore};
 
 /// Everything the core keeps: every area, plus what concerns the store as a whole.
 #[async_trait::async_trait]

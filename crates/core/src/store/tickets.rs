@@ -46,17 +46,28 @@ pub trait TicketStore: Send + Sync + 'static {
     /// Replaces the ticket's facet and marks the ticket changed at `at`.
     async fn update_ticket(&self, id: &str, facet: &TicketFacet, at: Timestamp) -> StoreResult<()>;
     /// Appends a reply (idempotent by `clientMessageId`, like `append_message`), sets the status it
-    /// leads to, and marks the writer's side read up to it, in one transaction.
+    /// leads to, and marks the writer's side read up to it, in one transaction; with the two
+    /// sides' unread counts that transaction saw.
     async fn append_ticket_message(
         &self,
         message: &NewMessage,
         side: TicketSide,
         status: TicketStatus,
-    ) -> StoreResult<Appended>;
+    ) -> StoreResult<TicketAppend>;
     /// The ticket's messages without system messages, newest first, skipping `offset`.
     async fn ticket_messages(&self, id: &str, offset: u64, limit: u32) -> StoreResult<Vec<Message>>;
     /// Moves `side`'s read mark up to `seq`; it never moves back.
     async fn mark_ticket_read(&self, id: &str, side: TicketSide, seq: i64, at: Timestamp) -> StoreResult<()>;
     /// Messages written by the other side after `side`'s read mark (system messages aside).
-    async fn ticket_unread(&self, id: &str, requester_id: &str, side: TicketSide) -> StoreResult<u64>;
+    async fn ticket_unread(&self, id: &str, side: TicketSide) -> StoreResult<u64>;
+}
+
+/// A ticket reply's append, and the unread counts it changed (both 0 for a duplicate).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketAppend {
+    pub appended: Appended,
+    /// The writer's side's count before the reply (writing reads everything before it).
+    pub writer_unread: u64,
+    /// The other side's count with the reply.
+    pub reader_unread: u64,
 }

@@ -126,6 +126,10 @@ pub(super) async fn run<H: EngineHandler>(engine: Weak<Engine<H>>) {
                 if session.is_closed() {
                     continue;
                 }
+                if session.overflowed() {
+                    closing.push((session, CloseReason::TransportError));
+                    continue;
+                }
                 match entry.due {
                     Due::Check => {
                         let age = Duration::from_millis(now.saturating_sub(session.opened_ms));

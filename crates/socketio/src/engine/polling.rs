@@ -49,6 +49,9 @@ pub(super) async fn poll<H: EngineHandler>(engine: &Engine<H>, session: Arc<Sess
         let notified = session.poll_wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        if session.overflowed() {
+            engine.close_session(&session, CloseReason::TransportError);
+        }
         {
             let mut state = session.lock();
             if let Some(reason) = state.closed {

@@ -97,6 +97,8 @@ pub(crate) struct State {
     pub posting: bool,
     /// A WebSocket answered the probe and the upgrade is under way.
     pub upgrading: bool,
+    /// More was queued for polling than the client took: the session is to be closed.
+    pub overflowed: bool,
 }
 
 /// A session, shared by its transport, the heartbeat and the application.
@@ -136,6 +138,7 @@ impl<D> Session<D> {
                 polling: false,
                 posting: false,
                 upgrading: false,
+                overflowed: false,
             }),
             poll_wake: Notify::new(),
             opened_ms: now_ms,
@@ -162,6 +165,11 @@ impl<D> Session<D> {
         self.lock().closed.is_some()
     }
 
+    /// Whether a polling client let its queue pass the limit.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.lock().overflowed
+    }
+
     /// Whether the session has moved to a WebSocket.
     pub fn is_websocket(&self) -> bool {
         matches!(self.lock().transport, Transport::WebSocket(_))
@@ -175,7 +183,7 @@ impl<D> Session<D> {
     /// Sends packets that must arrive together and in order (a packet and its attachments).
     pub fn send_all(&self, frames: impl IntoIterator<Item = Frame>) -> Result<(), SessionClosed> {
         let mut state = self.lock();
-        if state.closed.is_some() {
+        if state.closed.is_some() || state.overflowed {
             return Err(SessionClosed);
         }
         match &mut state.transport {
@@ -186,8 +194,11 @@ impl<D> Session<D> {
                     queue.push_back(frame);
                 }
                 if *queued > self.max_queued {
-                    // The client stopped polling; the heartbeat would find out, later.
-                    state.closed = Some(CloseReason::TransportError);
+                    // The client stopped polling. Nothing more is queued; the next poll or
+                    // the heartbeat, whichever comes first, ends the session.
+                    queue.clear();
+                    *queued = 0;
+                    state.overflowed = true;
                     drop(state);
                     self.poll_wake.notify_one();
                     return Err(SessionClosed);
