@@ -1,7 +1,7 @@
 //! `compare`: chatgate side by side with the Node socket.io server (the reference peer) and a
 //! bare WebSocket broadcaster (the raw limit), in one run, on one machine:
 //!
-//! - **broadcast**: one room of K receivers and one sender at rising rates; the highest rate
+//! - **broadcast**: one room of K receivers and a few senders at rising rates; the highest rate
 //!   whose deliveries all arrive (within a second of the step, p99 under 500 ms) gives the
 //!   maximum sustained deliveries per second; then latency at half that rate.
 //! - **rooms**: many rooms of two, both sides sending at a steady rate.
@@ -33,6 +33,9 @@ pub struct Args {
     /// Receivers in the broadcast room.
     #[arg(long, default_value_t = 1000)]
     subscribers: usize,
+    /// Connections sending to the broadcast room, in turn (they are not among the receivers).
+    #[arg(long, default_value_t = 4)]
+    senders: usize,
     /// Two-person rooms in the rooms scenario (twice as many connections).
     #[arg(long, default_value_t = 5000)]
     pairs: usize,
@@ -60,8 +63,9 @@ fn rates() -> Vec<u64> {
     (0..=36).map(|i| (25.0 * 2f64.powf(i as f64 / 4.0)).round() as u64).collect()
 }
 
-/// Sends frames on `sink` at `rate` per second for `duration`; returns how many were sent.
-async fn send_at_rate(sink: &Sink, frame: &FrameFn, step: usize, rate: f64, duration: Duration) -> u64 {
+/// Sends frames at `rate` per second in all for `duration`, from each sender in turn; returns
+/// how many were sent.
+async fn send_at_rate(senders: &[(Sink, FrameFn)], step: usize, rate: f64, duration: Duration) -> u64 {
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     let mut sent = 0u64;
@@ -69,6 +73,7 @@ async fn send_at_rate(sink: &Sink, frame: &FrameFn, step: usize, rate: f64, dura
         tick.tick().await;
         let due = (rate * started.elapsed().as_secs_f64()) as u64;
         while sent < due {
+            let (sink, frame) = &senders[sent as usize % senders.len()];
             let text = frame(&marker(step, usize::MAX));
             if sink.lock().await.send(Message::text(text)).await.is_err() {
                 return sent;
@@ -146,23 +151,26 @@ struct Broadcast {
 async fn broadcast(kind: Kind, bins: &Bins, args: &Args) -> anyhow::Result<Broadcast> {
     let target = Target::start(kind, bins).await?;
     let k = args.subscribers;
-    let (receivers, sender) = targets::broadcast_room(&target, "bench", k).await?;
+    let (receivers, senders) = targets::broadcast_room(&target, "bench", k, args.senders).await?;
     let rates = rates();
     // One histogram per step, and the last for the run at half the best rate.
     let half = rates.len();
     let histograms: Arc<Vec<Histogram>> = Arc::new((0..=half).map(|_| Histogram::default()).collect());
     let alive = Arc::new(AtomicUsize::new(0));
     spawn_readers(receivers, histograms.clone(), alive.clone(), None);
-    let sink = sender.conn.sink.clone();
-    let frame = sender.frame;
-    let pinger = keep_alive(&sender.conn);
-    tokio::spawn(read_all(sender.conn, |_| {}));
+    let mut sending = Vec::with_capacity(senders.len());
+    let mut pingers = Vec::new();
+    for sender in senders {
+        sending.push((sender.conn.sink.clone(), sender.frame));
+        pingers.extend(keep_alive(&sender.conn));
+        tokio::spawn(read_all(sender.conn, |_| {}));
+    }
     let duration = Duration::from_secs(args.seconds);
     let mut result = Broadcast { max_deliveries_per_second: 0.0, ..Broadcast::default() };
     for (step, rate) in rates.iter().enumerate() {
         let started = Instant::now();
         let cpu = target.cpu_seconds();
-        let sent = send_at_rate(&sink, &frame, step, *rate as f64, duration).await;
+        let sent = send_at_rate(&sending, step, *rate as f64, duration).await;
         let sending = started.elapsed();
         let want = sent * k as u64;
         let delivered = drain(&histograms[step], want, Duration::from_secs(1)).await;
@@ -193,15 +201,13 @@ async fn broadcast(kind: Kind, bins: &Bins, args: &Args) -> anyhow::Result<Broad
     drain(&histograms[half], u64::MAX, Duration::from_secs(2)).await;
     result.half_rate = (result.at_rate / 2).max(1);
     let cpu = target.cpu_seconds();
-    let sent = send_at_rate(&sink, &frame, half, result.half_rate as f64, duration * 2).await;
+    let sent = send_at_rate(&sending, half, result.half_rate as f64, duration * 2).await;
     let delivered = drain(&histograms[half], sent * k as u64, Duration::from_secs(2)).await;
     result.cpu_us = (target.cpu_seconds() - cpu) * 1e6 / delivered.max(1) as f64;
     let h = &histograms[half];
     (result.p50, result.p99, result.p999) =
         (h.percentile_ms(50.0), h.percentile_ms(99.0), h.percentile_ms(99.9));
-    if let Some(p) = pinger {
-        p.abort();
-    }
+    pingers.iter().for_each(|p| p.abort());
     target.stop().await;
     Ok(result)
 }
@@ -312,7 +318,7 @@ async fn idle(kind: Kind, bins: &Bins, args: &Args) -> anyhow::Result<f64> {
 /// `synchronous=FULL`).
 async fn ack(bins: &Bins, args: &Args) -> anyhow::Result<(u64, f64, f64, f64)> {
     let target = Target::start(Kind::ChatgateSignalR, bins).await?;
-    let (_receivers, _) = targets::broadcast_room(&target, "ack", 1).await?;
+    let (_receivers, _) = targets::broadcast_room(&target, "ack", 1, 1).await?;
     let who = "ack-sender".to_owned();
     let mut hub =
         crate::signalr::HubClient::connect(&target.base, "chat", &crate::server::token(&who)).await?;

@@ -227,12 +227,19 @@ fn hub_send_frame(conversation: String) -> FrameFn {
     })
 }
 
-/// `k` receivers in one room and one sender who is not among them.
-pub async fn broadcast_room(target: &Target, room: &str, k: usize) -> anyhow::Result<(Vec<Conn>, Sender)> {
+/// `k` receivers in one room and `senders` senders who are not among them.
+pub async fn broadcast_room(
+    target: &Target,
+    room: &str,
+    k: usize,
+    senders: usize,
+) -> anyhow::Result<(Vec<Conn>, Vec<Sender>)> {
     let base = target.base.clone();
+    let senders = senders.max(1);
     match target.kind {
         Kind::ChatgateSocketIo => {
-            // The requester's sockets: the sender opens the ticket, the receivers join its room.
+            // The requester's sockets: one opens the ticket, the receivers join its room, and
+            // the senders are more sockets of the requester.
             let user = format!("{room}-requester");
             let auth = json!({"token": token(&user)});
             let mut opener = sio_conn(&base, "/support", &auth).await?;
@@ -250,11 +257,18 @@ pub async fn broadcast_room(target: &Target, room: &str, k: usize) -> anyhow::Re
                 }
             })
             .await?;
-            let frame: FrameFn = Box::new(move |marker: &str| {
-                let payload = json!({"ticketId": ticket_id, "message": marker});
-                format!("42/support,{}", json!(["SEND_MESSAGE", payload]))
-            });
-            Ok((receivers, Sender { conn: sio(opener), frame }))
+            let frame = |ticket_id: String| -> FrameFn {
+                Box::new(move |marker: &str| {
+                    let payload = json!({"ticketId": ticket_id, "message": marker});
+                    format!("42/support,{}", json!(["SEND_MESSAGE", payload]))
+                })
+            };
+            let mut out = vec![Sender { conn: sio(opener), frame: frame(ticket_id.clone()) }];
+            for _ in 1..senders {
+                let conn = sio(sio_conn(&base, "/support", &auth).await?);
+                out.push(Sender { conn, frame: frame(ticket_id.clone()) });
+            }
+            Ok((receivers, out))
         }
         Kind::ChatgateSignalR => {
             let sender_id = format!("{room}-sender");
@@ -272,8 +286,12 @@ pub async fn broadcast_room(target: &Target, room: &str, k: usize) -> anyhow::Re
                 }
             })
             .await?;
-            let sender = hub(HubClient::connect(&base, "chat", &token(&sender_id)).await?);
-            Ok((receivers, Sender { conn: sender, frame: hub_send_frame(id) }))
+            let mut out = Vec::with_capacity(senders);
+            for _ in 0..senders {
+                let conn = hub(HubClient::connect(&base, "chat", &token(&sender_id)).await?);
+                out.push(Sender { conn, frame: hub_send_frame(id.clone()) });
+            }
+            Ok((receivers, out))
         }
         Kind::NodeSocketIo => {
             let auth = json!({"room": room});
@@ -282,9 +300,13 @@ pub async fn broadcast_room(target: &Target, room: &str, k: usize) -> anyhow::Re
                 async move { Ok(sio(sio_conn(&base, "/bench", &auth).await?)) }
             })
             .await?;
-            let sender = sio(sio_conn(&base, "/bench", &auth).await?);
-            let frame: FrameFn = Box::new(|marker: &str| format!("42/bench,{}", json!(["send", marker])));
-            Ok((receivers, Sender { conn: sender, frame }))
+            let mut out = Vec::with_capacity(senders);
+            for _ in 0..senders {
+                let conn = sio(sio_conn(&base, "/bench", &auth).await?);
+                let frame: FrameFn = Box::new(|marker: &str| format!("42/bench,{}", json!(["send", marker])));
+                out.push(Sender { conn, frame });
+            }
+            Ok((receivers, out))
         }
         Kind::Raw => {
             let url = format!("{}/{room}", target.ws_base());
@@ -293,8 +315,12 @@ pub async fn broadcast_room(target: &Target, room: &str, k: usize) -> anyhow::Re
                 async move { raw_conn(&url).await }
             })
             .await?;
-            let frame: FrameFn = Box::new(|marker: &str| marker.to_owned());
-            Ok((receivers, Sender { conn: raw_conn(&url).await?, frame }))
+            let mut out = Vec::with_capacity(senders);
+            for _ in 0..senders {
+                let frame: FrameFn = Box::new(|marker: &str| marker.to_owned());
+                out.push(Sender { conn: raw_conn(&url).await?, frame });
+            }
+            Ok((receivers, out))
         }
     }
 }

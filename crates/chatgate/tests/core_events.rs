@@ -262,3 +262,94 @@ async fn a_ticket_reply_announces_the_ticket_as_stored() {
         assert_eq!(stored.admin_name.as_deref(), Some("The Boss"));
     }
 }
+
+/// Writers of one conversation at once: their messages (and a rename's system message among
+/// them) are published in the order they were stored, each once.
+#[tokio::test]
+async fn messages_sent_at_once_are_published_in_the_order_they_were_stored() {
+    let mut w = world().await;
+    let writers = ["a", "b", "c", "d", "e", "f"];
+    w.people(&writers).await;
+    let others: Vec<String> = writers[1..].iter().map(|s| s.to_string()).collect();
+    let c = w
+        .core
+        .create_conversation(&user("a"), NewConversation { participant_ids: others, ..Default::default() })
+        .await
+        .unwrap();
+    let id = c.conversation.id.clone();
+    while tokio::time::timeout(Duration::from_millis(100), w.events.next()).await.is_ok() {}
+
+    let sends = writers.iter().map(|who| {
+        let (core, id) = (&w.core, id.clone());
+        async move {
+            for i in 0..20 {
+                core.send_message(&user(who), &id, text(&format!("{who}{i}"))).await.unwrap();
+            }
+        }
+    });
+    let rename = async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let patch = ConversationPatch { name: Some(Some("Renamed".into())), ..Default::default() };
+        w.core.update_conversation(&user("a"), &id, patch).await.unwrap();
+    };
+    futures::future::join(futures::future::join_all(sends), rename).await;
+
+    let mut seqs = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(300), w.events.next()).await {
+        if let EventKind::MessageCreated(m) = &event.kind {
+            seqs.push(m.message.seq);
+        }
+    }
+    let first = seqs.first().copied().unwrap_or_default();
+    let expected: Vec<i64> = (first..first + 121).collect();
+    assert_eq!(seqs, expected, "120 messages and the rename's system message, in stored order");
+}
+
+/// Replies of both sides of a ticket at once: each status change is announced once, from the
+/// status the reply found, in the order the replies were stored.
+#[tokio::test]
+async fn ticket_replies_at_once_announce_each_status_change_in_order() {
+    let mut w = world().await;
+    let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
+    let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
+    let input = NewTicket {
+        title: "Broken".into(),
+        message: "It does not work".into(),
+        category: None,
+        priority: None,
+        attachments: Vec::new(),
+    };
+    let ticket = w.core.create_ticket(&ana, input).await.unwrap();
+    while tokio::time::timeout(Duration::from_millis(100), w.events.next()).await.is_ok() {}
+    let replies = [&ana, &admin].map(|writer| {
+        let (core, id) = (&w.core, ticket.id.clone());
+        async move {
+            for i in 0..15 {
+                let reply = TicketReply { message: format!("reply {i}"), attachments: Vec::new() };
+                core.reply_to_ticket(writer, &id, reply).await.unwrap();
+            }
+        }
+    });
+    futures::future::join_all(replies).await;
+
+    // In bus order: each reply's side, and the changes announced after it.
+    let mut sides = Vec::new();
+    let mut changes = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(300), w.events.next()).await {
+        match &event.kind {
+            EventKind::MessageCreated(m) => sides.push((m.message.seq, m.message.sender_id == "ana")),
+            EventKind::TicketChanged(e) => changes.push((sides.len(), e.old_status, e.ticket.facet.status)),
+            _ => {}
+        }
+    }
+    let seqs: Vec<i64> = sides.iter().map(|(seq, _)| *seq).collect();
+    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "stored order: {seqs:?}");
+    // A change follows exactly the replies whose side differs from the one before.
+    let expected: Vec<usize> =
+        (0..sides.len()).filter(|&i| i == 0 || sides[i].1 != sides[i - 1].1).map(|i| i + 1).collect();
+    let announced: Vec<usize> = changes.iter().map(|(after, _, _)| *after).collect();
+    assert_eq!(announced, expected);
+    for pair in changes.windows(2) {
+        assert_eq!(pair[1].1, pair[0].2, "each change starts where the one before ended");
+    }
+}

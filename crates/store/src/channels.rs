@@ -435,7 +435,7 @@ impl ChannelStore for SqlStore {
             Written::Found(_) => self.fetch_channel_chat(&conversation_id).await?,
             Written::Created(_) => chat,
         };
-        Ok((self.appended(written).await?, chat))
+        Ok((appended(&self.reader, written).await?, chat))
     }
 
     async fn mark_channel_chat_read(

@@ -65,6 +65,15 @@ impl GroupCommit {
         &self,
         work: impl for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, StoreResult<T>> + Send + 'static,
     ) -> StoreResult<T> {
+        self.submit(work).await?.await
+    }
+
+    /// Queues `work` for a group and returns once it is queued, with the answer to await. Works
+    /// run in the order they were queued, within a group and from one group to the next.
+    async fn submit<T: Send + 'static>(
+        &self,
+        work: impl for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, StoreResult<T>> + Send + 'static,
+    ) -> StoreResult<impl Future<Output = StoreResult<T>> + Send + 'static> {
         let outcome: Arc<Mutex<Option<StoreResult<T>>>> = Arc::new(Mutex::new(None));
         let (reply, answer) = tokio::sync::oneshot::channel();
         let slot = outcome.clone();
@@ -90,7 +99,7 @@ impl GroupCommit {
         };
         let stopped = || StoreError::Backend("the store's writer has stopped".into());
         self.jobs.send(job).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        Ok(async move { answer.await.map_err(|_| stopped())? })
     }
 }
 

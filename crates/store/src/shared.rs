@@ -457,14 +457,6 @@ impl SqlStore {
         self.writer.begin().await.map_err(db_err)
     }
 
-    /// The answer to an append; a message found again comes with its reactions.
-    async fn appended(&self, written: Written) -> StoreResult<Appended> {
-        Ok(match written {
-            Written::Created(message) => Appended::Created(message),
-            Written::Found(message) => Appended::Duplicate(self.with_reactions(vec![message]).await?.remove(0)),
-        })
-    }
-
     async fn fetch_participant(&self, tenant: &str, id: &str) -> StoreResult<Option<Participant>> {
         let sql = concat!("SELECT ", participant_columns!(), " FROM participants WHERE tenant = $1 AND id = $2");
         let row = sqlx::query(sql)
@@ -477,38 +469,8 @@ impl SqlStore {
     }
 
     /// Fills in the reactions of `messages`, grouped by emoji in the order of first use.
-    async fn with_reactions(&self, mut messages: Vec<Message>) -> StoreResult<Vec<Message>> {
-        if messages.is_empty() {
-            return Ok(messages);
-        }
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT message_id, participant_id, emoji FROM reactions WHERE message_id IN (",
-        );
-        let mut ids = q.separated(", ");
-        for m in &messages {
-            ids.push_bind(m.id.clone());
-        }
-        q.push(") ORDER BY created_at, participant_id");
-        let rows = q.build().fetch_all(&self.reader).await.map_err(db_err)?;
-        for row in &rows {
-            let message_id: String = get(row, "message_id")?;
-            let participant_id: String = get(row, "participant_id")?;
-            let emoji: String = get(row, "emoji")?;
-            if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
-                match m.reactions.iter_mut().find(|g| g.emoji == emoji) {
-                    Some(g) => {
-                        g.count += 1;
-                        g.participant_ids.push(participant_id);
-                    }
-                    None => m.reactions.push(ReactionGroup {
-                        emoji,
-                        count: 1,
-                        participant_ids: vec![participant_id],
-                    }),
-                }
-            }
-        }
-        Ok(messages)
+    async fn with_reactions(&self, messages: Vec<Message>) -> StoreResult<Vec<Message>> {
+        with_reactions(&self.reader, messages).await
     }
 
     async fn messages_by_ids(&self, ids: &[String]) -> StoreResult<Vec<Message>> {
@@ -938,13 +900,14 @@ impl ChatStore for SqlStore {
         self.with_last_messages(entries).await
     }
 
-    async fn append_message(&self, m: &NewMessage) -> StoreResult<Appended> {
+    async fn submit_message(&self, m: &NewMessage) -> StoreResult<Submitted<Appended>> {
         let m = m.clone();
-        let written = self
+        let committed = self
             .group
-            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> { Box::pin(async move { append_unless_present(tx, &m).await }) })
+            .submit(move |tx: &mut Tx| -> BoxFuture<'_, _> { Box::pin(async move { append_unless_present(tx, &m).await }) })
             .await?;
-        self.appended(written).await
+        let reader = self.reader.clone();
+        Ok(Box::pin(async move { appended(&reader, committed.await?).await }))
     }
 
     async fn message(&self, id: &str) -> StoreResult<Option<Message>> {
@@ -1133,4 +1096,47 @@ impl ChatStore for SqlStore {
             })
             .collect()
     }
+}
+
+/// What an append found or made, as the store answers it: a duplicate with its reactions.
+async fn appended(reader: &sqlx::Pool<Db>, written: Written) -> StoreResult<Appended> {
+    Ok(match written {
+        Written::Created(message) => Appended::Created(message),
+        Written::Found(message) => Appended::Duplicate(with_reactions(reader, vec![message]).await?.remove(0)),
+    })
+}
+
+/// Fills in the reactions of `messages`, grouped by emoji in the order of first use.
+async fn with_reactions(reader: &sqlx::Pool<Db>, mut messages: Vec<Message>) -> StoreResult<Vec<Message>> {
+    if messages.is_empty() {
+        return Ok(messages);
+    }
+    let mut q = QueryBuilder::<Db>::new(
+        "SELECT message_id, participant_id, emoji FROM reactions WHERE message_id IN (",
+    );
+    let mut ids = q.separated(", ");
+    for m in &messages {
+        ids.push_bind(m.id.clone());
+    }
+    q.push(") ORDER BY created_at, participant_id");
+    let rows = q.build().fetch_all(reader).await.map_err(db_err)?;
+    for row in &rows {
+        let message_id: String = get(row, "message_id")?;
+        let participant_id: String = get(row, "participant_id")?;
+        let emoji: String = get(row, "emoji")?;
+        if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
+            match m.reactions.iter_mut().find(|g| g.emoji == emoji) {
+                Some(g) => {
+                    g.count += 1;
+                    g.participant_ids.push(participant_id);
+                }
+                None => m.reactions.push(ReactionGroup {
+                    emoji,
+                    count: 1,
+                    participant_ids: vec![participant_id],
+                }),
+            }
+        }
+    }
+    Ok(messages)
 }

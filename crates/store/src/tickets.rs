@@ -169,29 +169,30 @@ impl TicketStore for SqlStore {
         Ok(())
     }
 
-    async fn append_ticket_message(
+    async fn submit_ticket_message(
         &self,
         m: &NewMessage,
         side: TicketSide,
         status: TicketStatus,
-    ) -> StoreResult<TicketAppend> {
+    ) -> StoreResult<Submitted<TicketAppend>> {
         let m = m.clone();
-        let (written, counts) = self
+        let committed = self
             .group
-            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+            .submit(move |tx: &mut Tx| -> BoxFuture<'_, _> {
                 Box::pin(async move {
                     let written = append_unless_present(tx, &m).await?;
-                    let Written::Created(message) = &written else { return Ok((written, (0, 0))) };
+                    let Written::Created(message) = &written else { return Ok((written, None)) };
                     // In one round trip: the writer's count before (the insert counted the reply
-                    // for the other side only), the new status, the writer's read mark, and the
-                    // other side's count with the reply.
+                    // for the other side only), the status before, the new status, the writer's
+                    // read mark, and the other side's count with the reply.
                     let sql = concat!(
                         "SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $2), 0); ",
+                        "SELECT ticket_status FROM conversations WHERE id = $1; ",
                         "UPDATE conversations SET ticket_status = $5, updated_at = $4 WHERE id = $1; ",
                         raise_read_mark_sql!(),
                         "; SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $6), 0)"
                     );
-                    let counts: Vec<i64> = sqlx::query_scalar(sql)
+                    let rows = sqlx::query(sql)
                         .bind(&m.conversation_id)
                         .bind(side.as_str())
                         .bind(message.seq)
@@ -201,15 +202,24 @@ impl TicketStore for SqlStore {
                         .fetch_all(&mut **tx)
                         .await
                         .map_err(db_err)?;
-                    let [writer, reader] = counts[..] else {
-                        return Err(StoreError::Backend(format!("expected two unread counts, got {counts:?}")));
+                    let [writer, old_status, reader] = &rows[..] else {
+                        return Err(StoreError::Backend(format!("a ticket reply read {} rows, not 3", rows.len())));
                     };
-                    Ok((written, (writer.max(0) as u64, reader.max(0) as u64)))
+                    let count = |row: &DbRow| row.try_get::<i64, _>(0).map(|n| n.max(0) as u64).map_err(db_err);
+                    let old_status: String = old_status.try_get(0).map_err(db_err)?;
+                    let old_status = TicketStatus::parse(&old_status)
+                        .ok_or_else(|| StoreError::Backend(format!("unknown ticket status {old_status}")))?;
+                    Ok((written, Some((old_status, count(writer)?, count(reader)?))))
                 })
             })
             .await?;
-        let appended = self.appended(written).await?;
-        Ok(TicketAppend { appended, writer_unread: counts.0, reader_unread: counts.1 })
+        let reader = self.reader.clone();
+        Ok(Box::pin(async move {
+            let (written, changed) = committed.await?;
+            let appended = appended(&reader, written).await?;
+            let (old_status, writer_unread, reader_unread) = changed.unwrap_or((status, 0, 0));
+            Ok(TicketAppend { appended, old_status, writer_unread, reader_unread })
+        }))
     }
 
     async fn ticket_messages(&self, id: &str, offset: u64, limit: u32) -> StoreResult<Vec<Message>> {

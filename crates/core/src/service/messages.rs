@@ -1,9 +1,12 @@
 use futures_util::future::join;
 
+use super::channels::Outbound;
+use super::tickets::TicketReplied;
 use super::{Core, Page, summary};
 use crate::cursor;
 use crate::error::{CoreError, CoreResult};
 use crate::event::{EventKind, MessageDeletedEvent, MessageEvent, ReactionEvent, TypingEvent};
+use crate::ids::ParticipantId;
 use crate::ids::new_id;
 use crate::model::*;
 use crate::policy::{self, Access};
@@ -77,7 +80,7 @@ impl Core {
         }
         check.finish()?;
 
-        let _guard = self.lock(conversation_id).await;
+        let mut stripe = self.stripe(conversation_id).await;
         let (mut conversation, access) = self.seen(principal, conversation_id).await?;
         if let Some(reply) = &input.reply_to_message_id {
             self.check_reply_target(conversation_id, &access, reply).await?;
@@ -98,53 +101,77 @@ impl Core {
             external: None,
             created_at: self.clock.now(),
         };
-        // A ticket's reply also moves its status (see `tickets`); a reply in a channel
-        // conversation is queued for the account's connector in the same commit (see `channels`).
-        let appending = async {
-            if Self::is_channel_reply(principal, &conversation) {
-                let (appended, outbound) = self.append_channel_reply(principal, &conversation, &new).await?;
-                Ok::<_, CoreError>((appended, None, outbound))
-            } else {
-                let (appended, ticket_reply) =
-                    self.append_to_conversation(principal, &mut conversation, &new).await?;
-                Ok((appended, ticket_reply, None))
-            }
-        };
-        // Who hears of it is read while the append commits: members change only under the
-        // conversation's lock, which this holds.
-        let (appending, recipients) = join(appending, self.audience(conversation_id)).await;
-        let (appended, ticket_reply, outbound) = appending?;
-        match appended {
-            Appended::Duplicate(message) => Ok(Sent { message: redacted(message), created: false }),
-            Appended::Created(message) => {
-                if principal.role == Role::Customer {
-                    self.store
-                        .touch_customer(&principal.tenant, &principal.participant_id, message.created_at)
-                        .await?;
-                }
-                let sender = match sender {
-                    Some(sender) => sender,
-                    None => self.person(principal).await?,
-                };
-                let recipients = recipients?;
-                self.publish(
-                    &principal.tenant,
-                    EventKind::MessageCreated(MessageEvent {
-                        conversation: summary(&conversation, recipients.len()),
-                        message: message.clone(),
-                        sender,
-                        people: Vec::new(),
-                        recipients,
-                    }),
-                )
+        if Self::is_channel_reply(principal, &conversation) {
+            // A reply in a channel conversation is queued for the account's connector in the
+            // same commit (see `channels`): one at a time, under the lock, after the lane.
+            stripe.settle(conversation_id).await;
+            let (appended, outbound) = self.append_channel_reply(principal, &conversation, &new).await?;
+            let recipients = self.audience(conversation_id).await;
+            return self
+                .announce_sent(principal, &conversation, appended, recipients, sender, None, outbound)
                 .await;
-                self.announce_ticket_reply(principal, &conversation, ticket_reply).await;
-                if let Some(outbound) = outbound {
-                    self.announce_outbound(principal, outbound, &message).await;
-                }
-                Ok(Sent { message, created: true })
-            }
         }
+        // Handed to the store in the lane's order under the lock, committed after it (with the
+        // conversation's next messages, if they come meanwhile), published in the same order.
+        // A ticket's reply also moves its status (see `tickets`).
+        let turn = stripe.enter(conversation_id);
+        let committing = self.submit_to_conversation(principal, &mut conversation, &new).await?;
+        drop(stripe);
+        // Who hears of it is read while it commits: members change only under the lock, after
+        // the lane has emptied.
+        let (committed, recipients) = join(committing, self.audience(conversation_id)).await;
+        let (appended, ticket_reply) = committed?;
+        turn.wait().await;
+        let sent = self
+            .announce_sent(principal, &conversation, appended, recipients, sender, ticket_reply, None)
+            .await;
+        turn.published();
+        sent
+    }
+
+    /// Answers a send and, for a new message, announces it: `MessageCreated`, then what the
+    /// reply changed on a ticket and, for a channel reply, the outbox entry.
+    #[allow(clippy::too_many_arguments)]
+    async fn announce_sent(
+        &self,
+        principal: &Principal,
+        conversation: &Conversation,
+        appended: Appended,
+        recipients: CoreResult<Vec<ParticipantId>>,
+        sender: Option<ParticipantRef>,
+        ticket_reply: Option<TicketReplied>,
+        outbound: Option<Outbound>,
+    ) -> CoreResult<Sent> {
+        let message = match appended {
+            Appended::Duplicate(message) => return Ok(Sent { message: redacted(message), created: false }),
+            Appended::Created(message) => message,
+        };
+        if principal.role == Role::Customer {
+            self.store
+                .touch_customer(&principal.tenant, &principal.participant_id, message.created_at)
+                .await?;
+        }
+        let sender = match sender {
+            Some(sender) => sender,
+            None => self.person(principal).await?,
+        };
+        let recipients = recipients?;
+        self.publish(
+            &principal.tenant,
+            EventKind::MessageCreated(MessageEvent {
+                conversation: summary(conversation, recipients.len()),
+                message: message.clone(),
+                sender,
+                people: Vec::new(),
+                recipients,
+            }),
+        )
+        .await;
+        self.announce_ticket_reply(principal, conversation, ticket_reply).await;
+        if let Some(outbound) = outbound {
+            self.announce_outbound(principal, outbound, &message).await;
+        }
+        Ok(Sent { message, created: true })
     }
 
     /// A page of the conversation's log as the principal sees it.

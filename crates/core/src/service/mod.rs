@@ -11,6 +11,7 @@ mod channels;
 mod conversations;
 mod customers;
 mod files;
+mod lanes;
 mod logins;
 mod messages;
 mod participants;
@@ -20,6 +21,8 @@ mod tickets;
 use std::sync::Arc;
 
 use tokio::sync::{Mutex, MutexGuard};
+
+use lanes::Lanes;
 
 pub use accounts::NewLogin;
 pub use bots::{BotListing, BotPatch, NewBot};
@@ -88,13 +91,14 @@ pub struct Core {
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
     limits: Limits,
-    /// Striped per-conversation locks: bounded memory, rare false sharing.
-    locks: Box<[Mutex<()>]>,
+    /// Striped per-conversation locks: bounded memory, rare false sharing. Each holds the lanes
+    /// of its conversations' messages on their way to being published (see `lanes`).
+    locks: Box<[Mutex<Lanes>]>,
 }
 
 impl Core {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
-        let locks = (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect();
+        let locks = (0..LOCK_STRIPES).map(|_| Mutex::new(Lanes::default())).collect();
         Core { store, bus, clock, limits, locks }
     }
 
@@ -136,7 +140,17 @@ impl Core {
         }
     }
 
-    async fn lock(&self, conversation_id: &str) -> MutexGuard<'_, ()> {
+    /// The conversation's lock, once the messages handed over before have been published:
+    /// what runs under it sees them all, and what it publishes comes after theirs.
+    async fn lock(&self, conversation_id: &str) -> MutexGuard<'_, Lanes> {
+        let mut stripe = self.stripe(conversation_id).await;
+        stripe.settle(conversation_id).await;
+        stripe
+    }
+
+    /// The conversation's lock as a new message takes it: messages handed over before may
+    /// still be on their way (see `lanes`).
+    async fn stripe(&self, conversation_id: &str) -> MutexGuard<'_, Lanes> {
         // FNV-1a: stable and cheap; only spreads ids over the stripes.
         let hash = conversation_id
             .bytes()

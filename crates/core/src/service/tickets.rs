@@ -83,6 +83,11 @@ pub struct TicketMessages {
     pub has_more: bool,
 }
 
+/// A message being committed: what it became, and on a ticket what the reply changed.
+pub(super) type Committing = std::pin::Pin<
+    Box<dyn std::future::Future<Output = CoreResult<(Appended, Option<TicketReplied>)>> + Send>,
+>;
+
 /// What a reply on a ticket changed, announced after the reply's `MessageCreated`.
 pub(super) struct TicketReplied {
     side: TicketSide,
@@ -638,28 +643,35 @@ impl Core {
         Ok(changed)
     }
 
-    /// Appends a message to a conversation. On a ticket, the reply's status transition and the
-    /// writer's read mark are stored in the same transaction, and `conversation` is updated to
-    /// match; what changed is returned for [`Core::announce_ticket_reply`].
-    pub(super) async fn append_to_conversation(
+    /// Hands a message to the store for its conversation; the returned future waits for the
+    /// commit. On a ticket, the reply's status transition and the writer's read mark are stored
+    /// in the same transaction, and `conversation` is updated to match; what changed is returned
+    /// for [`Core::announce_ticket_reply`].
+    pub(super) async fn submit_to_conversation(
         &self,
         principal: &Principal,
         conversation: &mut Conversation,
         new: &NewMessage,
-    ) -> CoreResult<(Appended, Option<TicketReplied>)> {
+    ) -> CoreResult<Committing> {
         let Some(facet) = conversation.ticket.as_mut() else {
-            return Ok((self.store.append_message(new).await?, None));
+            let committing = self.store.submit_message(new).await?;
+            return Ok(Box::pin(async move { Ok((committing.await?, None)) }));
         };
         let side = facet.side_of(&principal.participant_id);
         let status = side.status_after_reply();
-        let TicketAppend { appended, writer_unread, reader_unread } =
-            self.store.append_ticket_message(new, side, status).await?;
-        if !matches!(appended, Appended::Created(_)) {
-            return Ok((appended, None));
-        }
-        let old_status = std::mem::replace(&mut facet.status, status);
+        let committing = self.store.submit_ticket_message(new, side, status).await?;
+        facet.status = status;
         conversation.updated_at = new.created_at;
-        Ok((appended, Some(TicketReplied { side, old_status, writer_unread, reader_unread })))
+        Ok(Box::pin(async move {
+            let TicketAppend { appended, old_status, writer_unread, reader_unread } = committing.await?;
+            let replied = matches!(appended, Appended::Created(_)).then_some(TicketReplied {
+                side,
+                old_status,
+                writer_unread,
+                reader_unread,
+            });
+            Ok((appended, replied))
+        }))
     }
 
     /// Announces what a ticket reply changed, after its `MessageCreated`: the new status, the
@@ -675,9 +687,12 @@ impl Core {
         let tenant = &conversation.tenant;
         if replied.old_status != facet.status {
             // Read again rather than patched: the reply may have made the writer's participant,
-            // which names the ticket's requester or assignee.
+            // which names the ticket's requester or assignee. The status and time are this
+            // reply's: a later reply, committed with it, may already have moved them on.
             match self.load_ticket(&conversation.id).await {
-                Ok(ticket) => {
+                Ok(mut ticket) => {
+                    ticket.facet.status = facet.status;
+                    ticket.updated_at = conversation.updated_at;
                     let event = TicketChangedEvent {
                         old_assignee_id: ticket.facet.assigned_admin_id.clone(),
                         ticket,

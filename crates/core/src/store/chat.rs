@@ -101,7 +101,13 @@ pub trait ChatStore: Send + Sync + 'static {
 
     // Messages.
     /// Appends with the next `seq`, unless the idempotency key exists.
-    async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended>;
+    async fn append_message(&self, message: &NewMessage) -> StoreResult<Appended> {
+        self.submit_message(message).await?.await
+    }
+    /// Hands an append to the store and returns once it is queued, with its commit to await.
+    /// Appends are committed in the order they were handed over, so a caller that hands them
+    /// over in order (under a conversation's lock) need not wait for one before the next.
+    async fn submit_message(&self, message: &NewMessage) -> StoreResult<Submitted<Appended>>;
     async fn message(&self, id: &str) -> StoreResult<Option<Message>>;
     async fn messages(&self, conversation_id: &str, range: &MessageRange) -> StoreResult<Vec<Message>>;
     /// Full-text search over visible, undeleted messages, newest first.

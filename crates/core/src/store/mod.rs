@@ -18,6 +18,9 @@ pub use customers::CustomerStore;
 pub use files::{FileStore, GrantState};
 pub use tickets::{TicketAppend, TicketQuery, TicketStore};
 
+/// An append handed to the store, still to be committed: awaiting it waits for the commit.
+pub type Submitted<T> = std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<T>> + Send>>;
+
 /// Everything the core keeps: every area, plus what concerns the store as a whole.
 #[async_trait::async_trait]
 pub trait Store: ChatStore + CustomerStore + BotStore + FileStore + ChannelStore + TicketStore {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{Appended, StoreResult};
+use super::{Appended, StoreResult, Submitted};
 use crate::model::{
     Conversation, Membership, Message, NewMessage, Participant, Ticket, TicketCategory, TicketFacet,
     TicketPriority, TicketSide, TicketStatus,
@@ -53,7 +53,16 @@ pub trait TicketStore: Send + Sync + 'static {
         message: &NewMessage,
         side: TicketSide,
         status: TicketStatus,
-    ) -> StoreResult<TicketAppend>;
+    ) -> StoreResult<TicketAppend> {
+        self.submit_ticket_message(message, side, status).await?.await
+    }
+    /// `append_ticket_message`, handed over in order as `submit_message` is.
+    async fn submit_ticket_message(
+        &self,
+        message: &NewMessage,
+        side: TicketSide,
+        status: TicketStatus,
+    ) -> StoreResult<Submitted<TicketAppend>>;
     /// The ticket's messages without system messages, newest first, skipping `offset`.
     async fn ticket_messages(&self, id: &str, offset: u64, limit: u32) -> StoreResult<Vec<Message>>;
     /// Moves `side`'s read mark up to `seq`; it never moves back.
@@ -62,10 +71,13 @@ pub trait TicketStore: Send + Sync + 'static {
     async fn ticket_unread(&self, id: &str, side: TicketSide) -> StoreResult<u64>;
 }
 
-/// A ticket reply's append, and the unread counts it changed (both 0 for a duplicate).
+/// A ticket reply's append, what the ticket's status was before it, and the unread counts it
+/// changed (both 0 for a duplicate).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TicketAppend {
     pub appended: Appended,
+    /// The status the reply's transaction found (replies handed over together may each move it).
+    pub old_status: TicketStatus,
     /// The writer's side's count before the reply (writing reads everything before it).
     pub writer_unread: u64,
     /// The other side's count with the reply.
