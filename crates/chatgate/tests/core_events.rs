@@ -65,6 +65,17 @@ impl World {
     }
 }
 
+/// A ticket as its requester opens it.
+fn broken() -> NewTicket {
+    NewTicket {
+        title: "Broken".into(),
+        message: "It does not work".into(),
+        category: None,
+        priority: None,
+        attachments: Vec::new(),
+    }
+}
+
 fn text(s: &str) -> SendMessage {
     SendMessage { blocks: vec![Block::plain_text(s)], ..Default::default() }
 }
@@ -235,14 +246,7 @@ async fn a_ticket_reply_announces_the_ticket_as_stored() {
     let mut w = world().await;
     let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
     let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
-    let input = NewTicket {
-        title: "Broken".into(),
-        message: "It does not work".into(),
-        category: None,
-        priority: None,
-        attachments: Vec::new(),
-    };
-    let ticket = w.core.create_ticket(&ana, input).await.unwrap();
+    let ticket = w.core.create_ticket(&ana, broken()).await.unwrap();
     w.core.assign_ticket(&boss, &ticket.id, Some("boss")).await.unwrap();
     // The assignee has no participant yet: the ticket names them by id until their first reply.
     assert_eq!(w.core.ticket(&ana, &ticket.id).await.unwrap().admin_name.as_deref(), Some("boss"));
@@ -312,14 +316,7 @@ async fn ticket_replies_at_once_announce_each_status_change_in_order() {
     let mut w = world().await;
     let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
     let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
-    let input = NewTicket {
-        title: "Broken".into(),
-        message: "It does not work".into(),
-        category: None,
-        priority: None,
-        attachments: Vec::new(),
-    };
-    let ticket = w.core.create_ticket(&ana, input).await.unwrap();
+    let ticket = w.core.create_ticket(&ana, broken()).await.unwrap();
     while tokio::time::timeout(Duration::from_millis(100), w.events.next()).await.is_ok() {}
     let replies = [&ana, &admin].map(|writer| {
         let (core, id) = (&w.core, ticket.id.clone());

@@ -110,7 +110,10 @@ impl SqlStore {
             .pragma("temp_store", "memory")
             // Checkpoints run beside the writer (see `checkpoints`), not inside a commit.
             .pragma("wal_autocheckpoint", "0");
+        // Connections are not pinged before each use: a local file does not drop a connection,
+        // and every ping is one more round trip to SQLite's thread per query.
         let writer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
@@ -122,6 +125,7 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migrating {}: {e}", path.display())))?;
         let reader = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(options.readers.max(1))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect.clone().read_only(true))
@@ -129,6 +133,7 @@ impl SqlStore {
             .map_err(db_err)?;
         let group = GroupCommit::start(writer.clone());
         let checkpointer = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .connect_with(connect)

@@ -46,17 +46,18 @@ struct Dashboard {
     authenticated: AtomicBool,
 }
 
-struct Inbox {
+/// The inbox's namespace.
+struct ChatOmni {
     state: AppState,
 }
 
 /// Defines the namespace and starts rendering core events for it.
 pub fn register(io: &SocketIo, state: &AppState) {
-    let namespace = io.namespace(NAMESPACE, Inbox { state: state.clone() });
+    let namespace = io.namespace(NAMESPACE, ChatOmni { state: state.clone() });
     tokio::spawn(render(state.core.subscribe(), namespace));
 }
 
-impl NamespaceHandler for Inbox {
+impl NamespaceHandler for ChatOmni {
     type Data = Dashboard;
 
     fn connect(&self, request: &Connecting<'_>) -> Result<Dashboard, ConnectError> {

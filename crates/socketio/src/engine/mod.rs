@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
 use chatgate_websocket::{Frame, Limits};
 use http::{Method, Request, StatusCode, header};
 use serde_json::json;
@@ -322,9 +321,4 @@ impl Query {
         }
         q
     }
-}
-
-/// The body of a response, for polling answers.
-pub(crate) fn body_of(bytes: Bytes) -> Body {
-    Body::from(bytes)
 }

@@ -11,12 +11,12 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::packet::{self, PolledPacket};
 use super::session::{CloseReason, Session, Transport};
-use super::{Engine, EngineHandler, HttpError, body_of};
+use super::{Engine, EngineHandler, HttpError};
 
 pub(super) fn text_response(payload: Bytes) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=UTF-8")
-        .body(body_of(payload))
+        .body(Body::from(payload))
         .unwrap_or_default()
 }
 

@@ -22,6 +22,14 @@ enum Phase {
     Open,
 }
 
+/// What a WebSocket request opens.
+enum Opening<D> {
+    /// A new session, on this WebSocket from the start.
+    New(Arc<Handshake>),
+    /// The upgrade of a polling session.
+    Upgrade(Arc<Session<D>>),
+}
+
 struct WsTransport<H: EngineHandler> {
     engine: Arc<Engine<H>>,
     session: Arc<Session<H::Data>>,
@@ -53,8 +61,10 @@ pub(super) fn upgrade<H: EngineHandler>(
         });
         return response.map(|()| Body::empty());
     }
-    let handshake = session.is_none().then(|| Arc::new(Handshake::new(request.uri(), request.headers())));
-    drop(request);
+    let opening = match session {
+        Some(session) => Opening::Upgrade(session),
+        None => Opening::New(Arc::new(Handshake::new(request.uri(), request.headers()))),
+    };
     tokio::spawn(async move {
         let (socket, leftover) = match upgrade.websocket(engine.ws_limits()).await {
             Ok(taken) => taken,
@@ -63,8 +73,8 @@ pub(super) fn upgrade<H: EngineHandler>(
                 return;
             }
         };
-        let transport = match (session, handshake) {
-            (Some(session), _) => {
+        let transport = match opening {
+            Opening::Upgrade(session) => {
                 let timeout = engine.config.upgrade_timeout;
                 let (waiting, probing) = (session.clone(), socket.clone());
                 tokio::spawn(async move {
@@ -76,9 +86,7 @@ pub(super) fn upgrade<H: EngineHandler>(
                 });
                 WsTransport { engine, session, phase: Phase::Probe }
             }
-            (None, handshake) => {
-                let handshake = handshake
-                    .unwrap_or_else(|| Arc::new(Handshake::new(&Default::default(), &Default::default())));
+            Opening::New(handshake) => {
                 let session = engine.open_session(handshake, Transport::WebSocket(socket.clone()));
                 let _ = socket.send(engine.open_packet(&session, &[]));
                 engine.handler.on_open(&session);
