@@ -12,6 +12,7 @@
 //!   raw WebSocket limit (`src/bin/raw-peer.rs`), in one run.
 //! - `socketio`: a minimal Socket.IO (Engine.IO v4 WebSocket) client for load.
 //! - `support_fanout`: a `/support` ticket room broadcast to K Socket.IO subscribers.
+//! - `ws`: how the load generator opens its WebSockets.
 
 mod compare;
 mod http;
@@ -23,6 +24,7 @@ mod signalr;
 mod socketio;
 mod stats;
 mod support_fanout;
+mod ws;
 
 use std::path::PathBuf;
 

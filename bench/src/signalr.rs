@@ -6,15 +6,13 @@ use anyhow::{Context, bail};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::http::Connection;
 
 const RS: char = '\u{1e}';
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub use crate::ws::Socket;
 
 pub struct HubClient {
     pub sink: SplitSink<Socket, Message>,
@@ -31,7 +29,7 @@ impl HubClient {
             .await?;
         let id = negotiated["connectionToken"].as_str().context("negotiate gave no connectionToken")?;
         let url = format!("{}/hubs/{hub}?id={id}&access_token={token}", base.replacen("http", "ws", 1));
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.context("WebSocket upgrade")?;
+        let socket = crate::ws::connect(&url).await?;
         let (mut sink, mut stream) = socket.split();
         sink.send(Message::text(format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"))).await?;
         match stream.next().await {

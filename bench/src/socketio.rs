@@ -3,14 +3,12 @@
 //! pings. Frames are read as text and left to the scenario to interpret, so a receiver costs
 //! little more than its socket.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub use crate::ws::Socket;
 
 pub struct SocketIoClient {
     socket: Socket,
@@ -39,7 +37,7 @@ impl SocketIoClient {
         auth: &Value,
     ) -> anyhow::Result<SocketIoClient> {
         let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replacen("http", "ws", 1));
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.context("WebSocket upgrade")?;
+        let socket = crate::ws::connect(&url).await?;
         let mut client = SocketIoClient { socket, namespace: namespace.to_owned() };
         match client.socket.next().await {
             Some(Ok(Message::Text(t))) if t.starts_with('0') => {}

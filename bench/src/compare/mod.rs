@@ -170,18 +170,21 @@ async fn broadcast(kind: Kind, bins: &Bins, args: &Args) -> anyhow::Result<Broad
     for (step, rate) in rates.iter().enumerate() {
         let started = Instant::now();
         let cpu = target.cpu_seconds();
+        let own_cpu = targets::cpu_seconds_of(std::process::id());
         let sent = send_at_rate(&sending, step, *rate as f64, duration).await;
         let sending = started.elapsed();
         let want = sent * k as u64;
         let delivered = drain(&histograms[step], want, Duration::from_secs(1)).await;
         let cpu_us = (target.cpu_seconds() - cpu) * 1e6 / delivered.max(1) as f64;
+        let own_cpu_us =
+            (targets::cpu_seconds_of(std::process::id()) - own_cpu) * 1e6 / delivered.max(1) as f64;
         let h = &histograms[step];
         let per_second = delivered as f64 / sending.as_secs_f64();
         let sustained = delivered as f64 >= 0.99 * want as f64
             && h.percentile_ms(99.0) <= 500.0
             && sent as f64 >= 0.9 * *rate as f64 * duration.as_secs_f64();
         eprintln!(
-            "  {} rate {rate}/s: sent {sent}, delivered {delivered}/{want}, p99 {:.1} ms, server CPU {cpu_us:.2} µs/delivery{}",
+            "  {} rate {rate}/s: sent {sent}, delivered {delivered}/{want}, p99 {:.1} ms, server CPU {cpu_us:.2} µs/delivery, load generator {own_cpu_us:.2}{}",
             kind.label(),
             h.percentile_ms(99.0),
             if sustained { "" } else { " — not sustained" }
@@ -189,7 +192,8 @@ async fn broadcast(kind: Kind, bins: &Bins, args: &Args) -> anyhow::Result<Broad
         result.steps.push(json!({
             "rate": rate, "sent": sent, "delivered": delivered, "expected": want,
             "deliveriesPerSecond": per_second, "p50Ms": h.percentile_ms(50.0), "p99Ms": h.percentile_ms(99.0),
-            "serverCpuMicrosPerDelivery": cpu_us, "sustained": sustained,
+            "serverCpuMicrosPerDelivery": cpu_us, "loadCpuMicrosPerDelivery": own_cpu_us,
+            "sustained": sustained,
         }));
         if !sustained {
             break;

@@ -166,7 +166,7 @@ pub struct Sender {
 }
 
 async fn raw_conn(url: &str) -> anyhow::Result<Conn> {
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.context("WebSocket upgrade")?;
+    let socket = crate::ws::connect(url).await?;
     Ok(Conn::new(Protocol::Raw, socket))
 }
 
