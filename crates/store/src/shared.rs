@@ -581,9 +581,14 @@ impl ChatStore for SqlStore {
     }
 
     async fn insert_participant_if_absent(&self, p: &Participant) -> StoreResult<Participant> {
-        let mut tx = self.begin().await?;
-        insert_participant(&mut tx, p, OnConflict::Ignore).await?;
-        tx.commit().await.map_err(db_err)?;
+        // Someone's first words make them a participant: in the next group's commit (with the
+        // messages of that moment), not in one of its own that every append would queue behind.
+        let new = p.clone();
+        self.group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move { insert_participant(tx, &new, OnConflict::Ignore).await })
+            })
+            .await?;
         self.fetch_participant(&p.tenant, &p.id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("participant {}", p.id)))
