@@ -231,15 +231,22 @@ impl CustomerStore for SqlStore {
     }
 
     async fn touch_customer(&self, tenant: &str, id: &str, at: Timestamp) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE customers SET last_interaction_at = $3 WHERE tenant = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .bind(at.unix_ms())
-            .execute(&mut *tx)
+        // Once per customer message: committed with the messages of that moment.
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        self.group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    sqlx::query("UPDATE customers SET last_interaction_at = $3 WHERE tenant = $1 AND id = $2")
+                        .bind(tenant)
+                        .bind(id)
+                        .bind(at.unix_ms())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(())
+                })
+            })
             .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
     }
 
     async fn insert_customer_token(

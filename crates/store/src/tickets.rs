@@ -240,9 +240,13 @@ impl TicketStore for SqlStore {
     }
 
     async fn mark_ticket_read(&self, id: &str, side: TicketSide, seq: i64, at: Timestamp) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        raise_read_mark(&mut tx, id, side, seq, at).await?;
-        tx.commit().await.map_err(db_err)
+        // As frequent as messages (a reader marks what it sees): committed with them.
+        let id = id.to_owned();
+        self.group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move { raise_read_mark(tx, &id, side, seq, at).await })
+            })
+            .await
     }
 
     async fn ticket_unread(&self, id: &str, side: TicketSide) -> StoreResult<u64> {
