@@ -239,7 +239,7 @@ async fn idle_memory(server: &Server, n: usize) -> anyhow::Result<f64> {
 }
 
 /// How many of the clients' sockets are still open (frames still arriving, or none yet).
-fn count_open<K>(clients: &mut [(futures_util::stream::SplitStream<crate::signalr::Socket>, K)]) -> usize {
+fn count_open<K>(clients: &mut [(futures_util::stream::SplitStream<crate::ws::Socket>, K)]) -> usize {
     use futures_util::FutureExt;
     let mut open = 0;
     for (stream, _) in clients.iter_mut() {

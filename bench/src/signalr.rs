@@ -12,7 +12,7 @@ use crate::http::Connection;
 
 const RS: char = '\u{1e}';
 
-pub use crate::ws::Socket;
+use crate::ws::Socket;
 
 pub struct HubClient {
     pub sink: SplitSink<Socket, Message>,

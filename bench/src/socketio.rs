@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-pub use crate::ws::Socket;
+use crate::ws::Socket;
 
 pub struct SocketIoClient {
     socket: Socket,
