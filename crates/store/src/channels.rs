@@ -442,17 +442,24 @@ impl ChannelStore for SqlStore {
         &self,
         conversation_id: &str,
     ) -> StoreResult<Option<(ChannelChat, bool)>> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE channel_chats SET unread_count = 0 WHERE conversation_id = $1 AND unread_count <> 0",
-        )
-        .bind(conversation_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let chat = chat_in_tx(&mut tx, conversation_id).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(chat.map(|c| (c, done.rows_affected() > 0)))
+        // As frequent as messages (an agent reads each chat it answers): committed with them.
+        let conversation_id = conversation_id.to_owned();
+        self.group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE channel_chats SET unread_count = 0 \
+                         WHERE conversation_id = $1 AND unread_count <> 0",
+                    )
+                    .bind(&conversation_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_err)?;
+                    let chat = chat_in_tx(tx, &conversation_id).await?;
+                    Ok(chat.map(|c| (c, done.rows_affected() > 0)))
+                })
+            })
+            .await
     }
 
     async fn outbox(&self, account_id: &str, after: i64, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
@@ -472,38 +479,48 @@ impl ChannelStore for SqlStore {
     }
 
     async fn ack_outbox(&self, account_id: &str, acks: &[OutboxAck]) -> StoreResult<u32> {
-        let mut tx = self.begin().await?;
-        let mut removed = 0;
-        for ack in acks {
-            let row: Option<(String, String)> = sqlx::query_as(
-                "DELETE FROM channel_outbox WHERE account_id = $1 AND id = $2 \
-                 RETURNING message_id, conversation_id",
+        // A connector acknowledges every reply it delivers: committed with the messages.
+        let (account_id, acks) = (account_id.to_owned(), acks.to_vec());
+        self.group
+            .run(move |tx: &mut Tx| -> BoxFuture<'_, _> {
+                Box::pin(async move { remove_acknowledged(tx, &account_id, &acks).await })
+            })
+            .await
+    }
+}
+
+/// Removes the acknowledged entries of `account_id`'s outbox (and records the platform's id of
+/// each message); returns how many were there.
+async fn remove_acknowledged(tx: &mut Tx, account_id: &str, acks: &[OutboxAck]) -> StoreResult<u32> {
+    let mut removed = 0;
+    for ack in acks {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "DELETE FROM channel_outbox WHERE account_id = $1 AND id = $2 \
+             RETURNING message_id, conversation_id",
+        )
+        .bind(account_id)
+        .bind(&ack.entry_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?;
+        let Some((message_id, conversation_id)) = row else { continue };
+        removed += 1;
+        if let Some(external) = &ack.external {
+            // The platform's echo of this message is then recognised as the same message;
+            // if the echo was stored first, the message keeps no platform id.
+            sqlx::query(
+                "UPDATE messages SET external_id = $2, external = $3 WHERE id = $1 \
+                 AND external_id IS NULL AND NOT EXISTS (SELECT 1 FROM messages x \
+                 WHERE x.conversation_id = $4 AND x.external_id = $2)",
             )
-            .bind(account_id)
-            .bind(&ack.entry_id)
-            .fetch_optional(&mut *tx)
+            .bind(&message_id)
+            .bind(&external.id)
+            .bind(to_json(external)?)
+            .bind(&conversation_id)
+            .execute(&mut **tx)
             .await
             .map_err(db_err)?;
-            let Some((message_id, conversation_id)) = row else { continue };
-            removed += 1;
-            if let Some(external) = &ack.external {
-                // The platform's echo of this message is then recognised as the same message;
-                // if the echo was stored first, the message keeps no platform id.
-                sqlx::query(
-                    "UPDATE messages SET external_id = $2, external = $3 WHERE id = $1 \
-                     AND external_id IS NULL AND NOT EXISTS (SELECT 1 FROM messages x \
-                     WHERE x.conversation_id = $4 AND x.external_id = $2)",
-                )
-                .bind(&message_id)
-                .bind(&external.id)
-                .bind(to_json(external)?)
-                .bind(&conversation_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
         }
-        tx.commit().await.map_err(db_err)?;
-        Ok(removed)
     }
+    Ok(removed)
 }

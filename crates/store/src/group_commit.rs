@@ -5,8 +5,9 @@
 // that takes every append waiting at that moment (up to `GROUP_LIMIT`), runs each in a savepoint
 // of one transaction and commits them together: alone, an append commits at once; under load,
 // one fsync acknowledges a whole group. Other writes as frequent as messages (a new
-// participant, a read mark, a customer's last interaction) join the groups through `run`,
-// rather than committing alone on the one writer with every append queued behind their fsync.
+// participant, read marks, a customer's last interaction, a connector's acknowledgements) join
+// the groups through `run`, rather than committing alone on the one writer with every append
+// queued behind their fsync.
 // A failing append rolls back to its savepoint and fails alone; a failing commit fails the
 // whole group, and nobody is told "done" before the commit is.
 // Appends of one conversation never share a group out of order: the core serialises them.
