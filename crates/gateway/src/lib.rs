@@ -17,6 +17,8 @@
 //! - [`auth`]: authentication (JWTs, password hashes, Google and DsAccount logins), turning
 //!   credentials into principals.
 //! - [`http`]: plumbing shared by the HTTP doors: request ids, rate limits, problem answers.
+//! - [`pacing`]: rendering core events in batches with paced writes, for the doors whose
+//!   sockets are `chatgate-websocket` connections (Socket.IO, the hubs' WebSockets).
 //! - [`socketio`]: the Socket.IO namespaces (support desk, ChatOmni, WhatsApp dashboard).
 //! - [`state`]: what every handler can reach: the core, the token service, the configuration.
 //! - [`wire`]: JSON decoding shared by the doors, with errors that name the field.
@@ -28,6 +30,7 @@ pub mod customers;
 pub mod files;
 pub mod http;
 pub mod hubs;
+pub mod pacing;
 pub mod proxy;
 pub mod rest;
 pub mod socketio;

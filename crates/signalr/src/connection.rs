@@ -1,11 +1,12 @@
-//! One SignalR connection: its identity, its queue of outgoing frames, and its state.
+//! One SignalR connection: its identity, its way to the client, and its state.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::BytesMut;
+use chatgate_websocket::{CloseCode, WebSocket};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::hub::HubUser;
@@ -27,6 +28,9 @@ pub(crate) struct Connection<U: HubUser> {
     pub id: ConnectionId,
     pub token: String,
     pub user: U,
+    /// On WebSockets, frames are written straight to the socket by whoever sends them.
+    socket: OnceLock<Arc<WebSocket>>,
+    /// Otherwise they wait here for the transport that delivers them.
     outbound: mpsc::Sender<Frame>,
     /// Taken by the transport that delivers the frames; long polls borrow it one at a time.
     pub receiver: tokio::sync::Mutex<mpsc::Receiver<Frame>>,
@@ -57,6 +61,7 @@ impl<U: HubUser> Connection<U> {
             id,
             token,
             user,
+            socket: OnceLock::new(),
             outbound,
             receiver: tokio::sync::Mutex::new(receiver),
             closed: AtomicBool::new(false),
@@ -88,9 +93,17 @@ impl<U: HubUser> Connection<U> {
         self.handshake_done.store(true, Ordering::Release);
     }
 
-    /// Queues a frame. `Err(())` when the queue is full: the client is too slow.
+    /// Sends a frame: on a WebSocket at once (or at the end of the sender's cork), otherwise
+    /// queued for the transport. `Err(())` when the queue is full: the client is too slow. (A
+    /// WebSocket whose client does not read is closed by the socket itself.)
     pub fn push(&self, frame: Frame, now_ms: u64) -> Result<(), ()> {
         if self.is_closed() {
+            return Ok(());
+        }
+        if let Some(socket) = self.socket.get() {
+            if socket.send(chatgate_websocket::Frame::text(frame.as_str())).is_ok() {
+                self.last_sent_ms.store(now_ms, Ordering::Relaxed);
+            }
             return Ok(());
         }
         match self.outbound.try_send(frame) {
@@ -105,14 +118,39 @@ impl<U: HubUser> Connection<U> {
 
     /// Marks the connection closed; returns whether this call closed it.
     pub fn mark_closed(&self, close_frame: Option<Frame>) -> bool {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if self.closed.swap(true, Ordering::SeqCst) {
             return false;
         }
         if let Ok(mut slot) = self.close_frame.lock() {
             *slot = close_frame;
         }
         self.shutdown.send_replace(true);
+        // With `bind_socket`'s fence: at least one of the two sees the other and closes it.
+        fence(Ordering::SeqCst);
+        if let Some(socket) = self.socket.get() {
+            self.close_socket(socket);
+        }
         true
+    }
+
+    /// Writes to the client through `socket` from now on (the WebSockets transport). A
+    /// connection closed meanwhile closes the socket at once.
+    pub fn bind_socket(&self, socket: Arc<WebSocket>) {
+        if self.socket.set(socket.clone()).is_err() {
+            return;
+        }
+        fence(Ordering::SeqCst);
+        if self.is_closed() {
+            self.close_socket(&socket);
+        }
+    }
+
+    /// The Close message (if any) after everything sent before it, then the WebSocket close.
+    fn close_socket(&self, socket: &Arc<WebSocket>) {
+        if let Some(close) = self.take_close_frame() {
+            let _ = socket.send(chatgate_websocket::Frame::text(close.as_str()));
+        }
+        socket.close(CloseCode::NORMAL, "");
     }
 
     pub fn take_close_frame(&self) -> Option<Frame> {

@@ -195,6 +195,30 @@ test("garbage closes only the connection that sent it", async () => {
   await ben.stop();
 });
 
+test("a client that sends far faster than its messages are handled is closed with a reason, and only it", async () => {
+  const [a, b] = [unique("ana"), unique("ben")];
+  const t = await people(server, a, b);
+  const id = await conversation(server, t[a], [b]);
+  const ben = await connect(server, "chat", t[b]);
+  const received = collect(ben, "messageReceived");
+  await ben.invoke("JoinConversation", id);
+  const flood = await raw(`/hubs/chat?access_token=${t[a]}`);
+  await flood.next();
+  // 3 MiB of sends at once: each is a commit, so most of them wait, past the 2 MiB a
+  // connection may have waiting.
+  const body = "y".repeat(2048);
+  for (let i = 0; i < 1536; i++) {
+    flood.send({ type: 1, invocationId: String(i), target: "SendMessage", arguments: [{ conversationId: id, blocks: text(body) }] });
+  }
+  const close = await flood.next((m) => m.type === 7, 15000);
+  assert.match(close.error, /faster than the server could handle/);
+  await flood.whenClosed;
+  const sent = await server.api("POST", `/api/conversations/${id}/messages`, t[a], { blocks: text("others unharmed") });
+  assert.equal(sent.status, 201);
+  assert.equal((await received.next((m) => m.id === sent.body.id, 15000)).plainTextContent, "others unharmed");
+  await ben.stop();
+});
+
 test("skipNegotiation WebSockets connect straight to the hub", async () => {
   const [a, b] = [unique("ana"), unique("ben")];
   const t = await people(server, a, b);

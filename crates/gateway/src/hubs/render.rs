@@ -3,19 +3,19 @@
 
 use chatgate_core::event::{Event, EventKind};
 use chatgate_core::model::{MentionType, SenderType};
-use futures_util::StreamExt;
 
 use super::dto::*;
 use super::{Hubs, conversation_group, user_key};
 
 /// Renders every event; media references get signed URLs first when downloads need them.
-pub async fn run(mut events: chatgate_core::EventStream, hubs: Hubs, media_urls: crate::files::MediaUrls) {
-    while let Some(event) = events.next().await {
-        match media_urls.fill_event(&event, chatgate_core::Timestamp::now()) {
+pub async fn run(events: chatgate_core::EventStream, hubs: Hubs, media_urls: crate::files::MediaUrls) {
+    crate::pacing::render_batches(events, |event| {
+        match media_urls.fill_event(event, chatgate_core::Timestamp::now()) {
             Some(signed) => render(&hubs, &signed),
-            None => render(&hubs, &event),
+            None => render(&hubs, event),
         }
-    }
+    })
+    .await
 }
 
 pub fn render(hubs: &Hubs, event: &Event) {

@@ -262,7 +262,7 @@ fn session_json(e: &ChannelSessionEvent) -> Value {
 }
 
 async fn render(events: chatgate_core::EventStream, ns: Namespace) {
-    super::render_batches(events, |event| {
+    crate::pacing::render_batches(events, |event| {
         let frames: Vec<(&str, String)> = match &event.kind {
             EventKind::ChannelChatChanged(e) => chat_frames(e),
             EventKind::ChannelSessionChanged(e) => vec![("notification", text(&session_json(e)))],

@@ -127,7 +127,7 @@ fn message_dto(e: &ChannelChatEvent, m: &ChannelMessageEvent) -> Value {
 }
 
 async fn render(events: chatgate_core::EventStream, ns: Namespace) {
-    super::render_batches(events, |event| {
+    crate::pacing::render_batches(events, |event| {
         let room = company_room(&event.tenant);
         let sent = match &event.kind {
             EventKind::ChannelChatChanged(e) if e.account.channel_type == ChannelType::Whatsapp => {

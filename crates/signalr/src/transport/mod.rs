@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Query, Request, State, WebSocketUpgrade};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -124,16 +123,12 @@ fn find<U: HubUser>(
     Ok(connection)
 }
 
-async fn connect<U: HubUser>(
-    State(hub): State<Hub<U>>,
-    Query(params): Params,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    if let Ok(upgrade) = upgrade {
-        return websocket::accept(hub, params, headers, upgrade);
+async fn connect<U: HubUser>(State(hub): State<Hub<U>>, Query(params): Params, request: Request) -> Response {
+    if chatgate_websocket::is_upgrade_request(&request) {
+        return websocket::accept(hub, params, request);
     }
-    let connection = match find(&hub, &params, &headers) {
+    let headers = request.headers();
+    let connection = match find(&hub, &params, headers) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };

@@ -1,33 +1,46 @@
-//! The WebSockets transport: full duplex, one text frame per batch of records.
+//! The WebSockets transport, on `chatgate-websocket`. Frames to the client are written by
+//! whoever sends them (see `Connection::push`), so a broadcast wakes no task per receiver and
+//! the sender's cork gathers several messages into one write. What the client sends is handled
+//! by a worker, one message at a time and in order; the worker is made at the first message
+//! and ends with the connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::extract::WebSocketUpgrade;
-use axum::extract::ws::{Message, WebSocket};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use bytes::Bytes;
+use chatgate_websocket::{CloseReason, Handler, Limits, Message, WebSocket};
+use tokio::sync::mpsc;
 
 use super::{access_token, find, new_id, text, unauthorized};
 use crate::connection::{Connection, Transport};
 use crate::hub::HubUser;
 use crate::registry::Hub;
 
+/// Messages a connection may have waiting for its worker.
+const INBOX_MESSAGES: usize = 4096;
+
 pub(super) fn accept<U: HubUser>(
     hub: Hub<U>,
     params: HashMap<String, String>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    let (response, upgrade) = match chatgate_websocket::accept(&mut request) {
+        Ok(accepted) => accepted,
+        Err(refused) => return refused.response().map(Body::from),
+    };
+    let headers = request.headers();
     // With `id`: a negotiated connection. Without: the client skipped negotiation.
     let connection = if params.contains_key("id") {
-        match find(&hub, &params, &headers) {
+        match find(&hub, &params, headers) {
             Ok(c) => c,
             Err(r) => return r.into_response(),
         }
     } else {
-        match (hub.inner.authenticate)(access_token(&params, &headers)) {
+        match (hub.inner.authenticate)(access_token(&params, headers)) {
             Ok(user) => {
                 let c = Arc::new(Connection::new(
                     new_id(),
@@ -43,82 +56,79 @@ pub(super) fn accept<U: HubUser>(
         }
     };
     if connection.attach(Transport::WebSockets).is_err() {
-        return text(StatusCode::CONFLICT, "The connection already has a transport");
+        return text(axum::http::StatusCode::CONFLICT, "The connection already has a transport");
     }
-    let limit = hub.options().hard_limit();
-    upgrade
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| run(hub, connection, socket))
-}
-
-async fn run<U: HubUser>(hub: Hub<U>, connection: Arc<Connection<U>>, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    let mut closed = connection.closed_signal();
-    let writer = async {
-        let mut receiver = connection.receiver.lock().await;
-        loop {
-            tokio::select! {
-                biased;
-                frame = receiver.recv() => {
-                    let Some(frame) = frame else { break };
-                    if sink.feed(Message::Text(frame)).await.is_err() {
-                        return;
-                    }
-                    // Write what else is already queued, then flush once.
-                    while let Ok(frame) = receiver.try_recv() {
-                        if sink.feed(Message::Text(frame)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if sink.flush().await.is_err() {
-                        return;
-                    }
-                }
-                _ = closed.changed() => break,
-            }
-        }
-        while let Ok(frame) = receiver.try_recv() {
-            let _ = sink.feed(Message::Text(frame)).await;
-        }
-        if let Some(close) = connection.take_close_frame() {
-            let _ = sink.feed(Message::Text(close)).await;
-        }
-        let _ = sink.close().await;
-    };
-    let reader = async {
-        while let Some(Ok(message)) = stream.next().await {
-            match message {
-                Message::Text(t) => hub.receive(&connection, t.as_bytes()).await,
-                Message::Binary(b) => hub.receive(&connection, &b).await,
-                Message::Close(_) => return,
-                Message::Ping(_) | Message::Pong(_) => {}
-            }
-            if connection.is_closed() {
-                break;
-            }
-        }
-        hub.close_connection(&connection, None, false);
-        // Keep polling so the writer can deliver the close before the socket goes.
-        std::future::pending::<()>().await;
-    };
-    let server_closed = tokio::select! {
-        () = writer => true,
-        () = reader => false,
-    };
-    hub.close_connection(&connection, None, false);
-    if server_closed {
-        // Read (and drop) what the client still sends until its Close, briefly: closing with
-        // unread input resets the connection, and the client would lose the Close message.
-        let drain = async {
-            while let Some(Ok(message)) = stream.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
+    let limits = Limits { max_message_bytes: hub.options().hard_limit(), ..Limits::default() };
+    tokio::spawn(async move {
+        let (socket, leftover) = match upgrade.websocket(limits).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::debug!(error = %e, "the WebSocket upgrade did not complete");
+                hub.close_connection(&connection, None, false);
+                return;
             }
         };
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+        connection.bind_socket(socket.clone());
+        let handler = HubSocket { hub: hub.clone(), connection: connection.clone(), inbox: None };
+        chatgate_websocket::serve(socket, leftover, handler).await;
+        hub.close_connection(&connection, None, false);
+    });
+    response.map(|()| Body::empty())
+}
+
+/// A connection's WebSocket messages, on their way to the hub.
+struct HubSocket<U: HubUser> {
+    hub: Hub<U>,
+    connection: Arc<Connection<U>>,
+    inbox: Option<Inbox>,
+}
+
+/// The way to the connection's worker, and the bytes waiting for it.
+struct Inbox {
+    messages: mpsc::Sender<Bytes>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl<U: HubUser> HubSocket<U> {
+    fn start_worker(&self) -> Inbox {
+        let (messages, mut queue) = mpsc::channel::<Bytes>(INBOX_MESSAGES);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let (hub, connection, done) = (self.hub.clone(), self.connection.clone(), waiting.clone());
+        tokio::spawn(async move {
+            while let Some(message) = queue.recv().await {
+                hub.receive(&connection, &message).await;
+                done.fetch_sub(message.len(), Ordering::Relaxed);
+                if connection.is_closed() {
+                    return;
+                }
+            }
+        });
+        Inbox { messages, waiting }
+    }
+}
+
+impl<U: HubUser> Handler for HubSocket<U> {
+    fn on_message(&mut self, _socket: &Arc<WebSocket>, message: Message<'_>) {
+        let bytes = match message {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        };
+        let inbox = match &self.inbox {
+            Some(inbox) => inbox,
+            None => self.inbox.insert(self.start_worker()),
+        };
+        // A client that sends faster than its messages are handled is told so and let go,
+        // rather than kept with an unbounded backlog (twice the largest message may wait).
+        let waiting = inbox.waiting.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        let room = waiting <= 2 * self.hub.options().hard_limit();
+        if !room || inbox.messages.try_send(Bytes::copy_from_slice(bytes)).is_err() {
+            let error = "Connection closed with an error. The client sent messages faster than the server could handle them.";
+            self.hub.close_connection(&self.connection, Some(error.into()), false);
+        }
+    }
+
+    fn on_close(&mut self, _socket: &Arc<WebSocket>, _reason: &CloseReason) {
+        self.inbox = None;
+        self.hub.close_connection(&self.connection, None, false);
     }
 }

@@ -13,7 +13,7 @@ use crate::files::MediaUrls;
 
 /// Renders every core event that concerns a ticket, in bus order.
 pub(super) async fn render(events: chatgate_core::EventStream, ns: Namespace, media_urls: MediaUrls) {
-    crate::socketio::render_batches(events, |event| {
+    crate::pacing::render_batches(events, |event| {
         if !concerns_tickets(&event.kind) {
             return;
         }
