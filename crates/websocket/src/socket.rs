@@ -281,6 +281,9 @@ pub async fn serve<H: Handler>(socket: Arc<WebSocket>, leftover: Bytes, mut hand
         let mut bytes = leftover.to_vec();
         outcome = crate::corked(|| deliver(&socket, &mut reader, &mut handler, &mut bytes));
     }
+    // Even empty, `leftover` may be a slice of hyper's whole read buffer: kept for the life of
+    // the connection, it would be most of an idle connection's memory.
+    drop(leftover);
     let mut closing_since: Option<tokio::time::Instant> = None;
     let reason = loop {
         match outcome {
