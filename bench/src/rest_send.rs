@@ -79,7 +79,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "sendsPerSecond": l.sends_per_second, "p50Ms": l.p50, "p99Ms": l.p99,
         })).collect::<Vec<_>>(),
     });
-    let path = report::save("rest-send", &results)?;
+    // A run of other levels or durability does not replace the default run's figures.
+    let default_run = args.concurrency == [1, 8, 32, 128] && args.durability == "full";
+    let path = report::save(if default_run { "rest-send" } else { "rest-send-partial" }, &results)?;
     println!("\nsaved {}", path.display());
     Ok(())
 }
