@@ -177,32 +177,40 @@ test("an oversized message is answered with an error and others are not disturbe
   await Promise.all([ana.stop(), ben.stop()]);
 });
 
-test("garbage closes only the connection that sent it", async () => {
+/**
+ * Ana and Ben in a conversation, Ben listening on the chat hub. `stillHeard()` has Ana send over
+ * REST and waits for Ben to hear it: whatever Ana's own hub connection did, others are unharmed.
+ */
+async function bystander() {
   const [a, b] = [unique("ana"), unique("ben")];
   const t = await people(server, a, b);
   const id = await conversation(server, t[a], [b]);
   const ben = await connect(server, "chat", t[b]);
   const received = collect(ben, "messageReceived");
   await ben.invoke("JoinConversation", id);
-  const bad = await raw(`/hubs/chat?access_token=${t[a]}`);
+  const stillHeard = async () => {
+    const sent = await server.api("POST", `/api/conversations/${id}/messages`, t[a], { blocks: text("others unharmed") });
+    assert.equal(sent.status, 201);
+    assert.equal((await received.next((m) => m.id === sent.body.id, 15000)).plainTextContent, "others unharmed");
+    await ben.stop();
+  };
+  return { anaToken: t[a], id, stillHeard };
+}
+
+test("garbage closes only the connection that sent it", async () => {
+  const { anaToken, stillHeard } = await bystander();
+  const bad = await raw(`/hubs/chat?access_token=${anaToken}`);
   await bad.next();
   bad.sendRaw("this is not json" + RS);
   const close = await bad.next((m) => m.type === 7);
   assert.match(close.error, /InvalidDataException/);
   await bad.whenClosed;
-  const sent = await server.api("POST", `/api/conversations/${id}/messages`, t[a], { blocks: text("others unharmed") });
-  assert.equal((await received.next()).id, sent.body.id);
-  await ben.stop();
+  await stillHeard();
 });
 
 test("a client that sends far faster than its messages are handled is closed with a reason, and only it", async () => {
-  const [a, b] = [unique("ana"), unique("ben")];
-  const t = await people(server, a, b);
-  const id = await conversation(server, t[a], [b]);
-  const ben = await connect(server, "chat", t[b]);
-  const received = collect(ben, "messageReceived");
-  await ben.invoke("JoinConversation", id);
-  const flood = await raw(`/hubs/chat?access_token=${t[a]}`);
+  const { anaToken, id, stillHeard } = await bystander();
+  const flood = await raw(`/hubs/chat?access_token=${anaToken}`);
   await flood.next();
   // 3 MiB of sends at once: each is a commit, so most of them wait, past the 2 MiB a
   // connection may have waiting.
@@ -213,10 +221,7 @@ test("a client that sends far faster than its messages are handled is closed wit
   const close = await flood.next((m) => m.type === 7, 15000);
   assert.match(close.error, /faster than the server could handle/);
   await flood.whenClosed;
-  const sent = await server.api("POST", `/api/conversations/${id}/messages`, t[a], { blocks: text("others unharmed") });
-  assert.equal(sent.status, 201);
-  assert.equal((await received.next((m) => m.id === sent.body.id, 15000)).plainTextContent, "others unharmed");
-  await ben.stop();
+  await stillHeard();
 });
 
 test("skipNegotiation WebSockets connect straight to the hub", async () => {
