@@ -109,6 +109,9 @@ impl<U: HubUser> HubSocket<U> {
 
 impl<U: HubUser> Handler for HubSocket<U> {
     fn on_message(&mut self, _socket: &Arc<WebSocket>, message: Message<'_>) {
+        if self.connection.is_closed() {
+            return; // what a closing client still sends is read and dropped
+        }
         let bytes = match message {
             Message::Text(t) => t.as_bytes(),
             Message::Binary(b) => b,
