@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::BytesMut;
 use chatgate_websocket::{CloseCode, WebSocket};
 use tokio::sync::{Notify, mpsc, watch};
@@ -13,9 +12,27 @@ use crate::hub::HubUser;
 
 pub type ConnectionId = String;
 
-/// An encoded message on its way to a client. Text, because the JSON protocol is text; the
-/// bytes are shared, so a broadcast encodes once for all receivers.
-pub type Frame = Utf8Bytes;
+/// An encoded message on its way to clients, encoded once however many receive it: as the
+/// WebSocket text frame itself (clones share the bytes), whose payload the HTTP transports send.
+#[derive(Clone, Debug)]
+pub struct Frame(chatgate_websocket::Frame);
+
+impl Frame {
+    pub(crate) fn text(text: &str) -> Frame {
+        Frame(chatgate_websocket::Frame::text(text))
+    }
+
+    /// The message's bytes.
+    pub fn payload(&self) -> &[u8] {
+        self.0.payload_bytes()
+    }
+
+    /// The message's text.
+    pub fn as_str(&self) -> &str {
+        // Made from a `&str` (`Frame::text`), so always UTF-8.
+        std::str::from_utf8(self.payload()).unwrap_or_default()
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Transport {
@@ -101,7 +118,7 @@ impl<U: HubUser> Connection<U> {
             return Ok(());
         }
         if let Some(socket) = self.socket.get() {
-            if socket.send(chatgate_websocket::Frame::text(frame.as_str())).is_ok() {
+            if socket.send(frame.0).is_ok() {
                 self.last_sent_ms.store(now_ms, Ordering::Relaxed);
             }
             return Ok(());
@@ -148,7 +165,7 @@ impl<U: HubUser> Connection<U> {
     /// The Close message (if any) after everything sent before it, then the WebSocket close.
     fn close_socket(&self, socket: &Arc<WebSocket>) {
         if let Some(close) = self.take_close_frame() {
-            let _ = socket.send(chatgate_websocket::Frame::text(close.as_str()));
+            let _ = socket.send(close.0);
         }
         socket.close(CloseCode::NORMAL, "");
     }

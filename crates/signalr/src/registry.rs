@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -52,7 +51,7 @@ impl<U: HubUser> Clone for Hub<U> {
 }
 
 fn frame(bytes: Bytes) -> Option<Frame> {
-    Utf8Bytes::try_from(bytes).ok()
+    std::str::from_utf8(&bytes).ok().map(Frame::text)
 }
 
 impl<U: HubUser> Hub<U> {

@@ -113,6 +113,11 @@ impl Frame {
         self.bytes.slice(self.header as usize..)
     }
 
+    /// The payload alone, borrowed.
+    pub fn payload_bytes(&self) -> &[u8] {
+        &self.bytes[self.header as usize..]
+    }
+
     pub fn opcode(&self) -> OpCode {
         OpCode::from_bits(self.bytes[0] & 0x0F).unwrap_or(OpCode::Binary)
     }

@@ -54,7 +54,7 @@ async fn wait<U: HubUser>(hub: &Hub<U>, connection: &Arc<Connection<U>>, generat
             biased;
             frame = receiver.recv() => {
                 if let Some(f) = frame {
-                    out.put_slice(f.as_str().as_bytes());
+                    out.put_slice(f.payload());
                 }
             }
             _ = closed.changed() => {}
@@ -64,7 +64,7 @@ async fn wait<U: HubUser>(hub: &Hub<U>, connection: &Arc<Connection<U>>, generat
     }
     while out.len() < MAX_POLL_BYTES {
         match receiver.try_recv() {
-            Ok(f) => out.put_slice(f.as_str().as_bytes()),
+            Ok(f) => out.put_slice(f.payload()),
             Err(_) => break,
         }
     }
@@ -72,7 +72,7 @@ async fn wait<U: HubUser>(hub: &Hub<U>, connection: &Arc<Connection<U>>, generat
         && out.len() < MAX_POLL_BYTES
         && let Some(close) = connection.take_close_frame()
     {
-        out.put_slice(close.as_str().as_bytes());
+        out.put_slice(close.payload());
     }
     if out.is_empty() && connection.is_closed() {
         return StatusCode::NO_CONTENT.into_response();

@@ -26,7 +26,7 @@ impl<U: HubUser> Drop for CloseOnDrop<U> {
 }
 
 fn event(frame: &Frame) -> Bytes {
-    let mut out = BytesMut::with_capacity(frame.len() + 8);
+    let mut out = BytesMut::with_capacity(frame.payload().len() + 8);
     for line in frame.as_str().split('\n') {
         out.put_slice(b"data: ");
         out.put_slice(line.trim_end_matches('\r').as_bytes());
