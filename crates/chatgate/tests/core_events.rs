@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chatgate_bus::InProcessBus;
 use chatgate_core::event::EventKind;
-use chatgate_core::model::{Block, TicketCaller};
+use chatgate_core::model::{Block, Ticket, TicketCaller};
 use chatgate_core::service::{
     ConversationPatch, NewConversation, NewTicket, ParticipantInput, SendMessage, TicketReply,
 };
@@ -65,15 +65,19 @@ impl World {
     }
 }
 
-/// A ticket as its requester opens it.
-fn broken() -> NewTicket {
-    NewTicket {
+/// A ticket Ana opened, and its two sides: Ana and an admin, The Boss (also as a principal).
+async fn ana_and_the_boss(w: &World) -> (Ticket, TicketCaller, TicketCaller, Principal) {
+    let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
+    let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
+    let input = NewTicket {
         title: "Broken".into(),
         message: "It does not work".into(),
         category: None,
         priority: None,
         attachments: Vec::new(),
-    }
+    };
+    let ticket = w.core.create_ticket(&ana, input).await.unwrap();
+    (ticket, ana, admin, boss)
 }
 
 fn text(s: &str) -> SendMessage {
@@ -244,9 +248,7 @@ async fn a_deleted_message_can_be_recovered_only_within_the_window() {
 #[tokio::test]
 async fn a_ticket_reply_announces_the_ticket_as_stored() {
     let mut w = world().await;
-    let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
-    let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
-    let ticket = w.core.create_ticket(&ana, broken()).await.unwrap();
+    let (ticket, ana, admin, boss) = ana_and_the_boss(&w).await;
     w.core.assign_ticket(&boss, &ticket.id, Some("boss")).await.unwrap();
     // The assignee has no participant yet: the ticket names them by id until their first reply.
     assert_eq!(w.core.ticket(&ana, &ticket.id).await.unwrap().admin_name.as_deref(), Some("boss"));
@@ -314,9 +316,7 @@ async fn messages_sent_at_once_are_published_in_the_order_they_were_stored() {
 #[tokio::test]
 async fn ticket_replies_at_once_announce_each_status_change_in_order() {
     let mut w = world().await;
-    let boss = Principal::new("t", "boss", Role::Admin).with_name("The Boss");
-    let (ana, admin) = (TicketCaller::Signed(user("ana")), TicketCaller::Signed(boss.clone()));
-    let ticket = w.core.create_ticket(&ana, broken()).await.unwrap();
+    let (ticket, ana, admin, _) = ana_and_the_boss(&w).await;
     while tokio::time::timeout(Duration::from_millis(100), w.events.next()).await.is_ok() {}
     let replies = [&ana, &admin].map(|writer| {
         let (core, id) = (&w.core, ticket.id.clone());

@@ -93,6 +93,15 @@ async fn checkpoints(pool: SqlitePool) {
 
 pub type SqliteStore = SqlStore;
 
+/// A store dropped without `close` stops checkpointing: its task holds a connection, and would
+/// go on every second for as long as the runtime lives. (SQLite checkpoints what is left when the
+/// last connection closes.)
+impl Drop for SqlStore {
+    fn drop(&mut self) {
+        self.checkpoints.abort();
+    }
+}
+
 impl SqlStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub async fn open(path: &Path, options: &SqliteOptions) -> Result<SqlStore, StoreError> {

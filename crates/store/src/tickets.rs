@@ -21,13 +21,23 @@ macro_rules! ticket_joins {
          LEFT JOIN participants pa ON pa.tenant = c.tenant AND pa.id = c.ticket_assigned_admin_id "
     };
 }
+/// A side's unread count on a ticket (0 before it has a row): SQL for ticket `$ticket`, side
+/// `$side`, each a column, parameter or quoted literal.
+macro_rules! unread_of {
+    ($ticket:literal, $side:literal) => {
+        concat!(
+            "COALESCE((SELECT r.unread FROM ticket_reads r WHERE r.conversation_id = ",
+            $ticket,
+            " AND r.side = ",
+            $side,
+            "), 0)"
+        )
+    };
+}
+
 /// Unread messages of ticket `c` for each side: the other side's messages after the read mark.
-const ADMINS_UNREAD: &str =
-    ", COALESCE((SELECT r.unread FROM ticket_reads r WHERE r.conversation_id = c.id AND r.side = 'admin'), 0) \
-     AS unread_count";
-const USERS_UNREAD: &str =
-    ", COALESCE((SELECT r.unread FROM ticket_reads r WHERE r.conversation_id = c.id AND r.side = 'user'), 0) \
-     AS unread_count";
+const ADMINS_UNREAD: &str = concat!(", ", unread_of!("c.id", "'admin'"), " AS unread_count");
+const USERS_UNREAD: &str = concat!(", ", unread_of!("c.id", "'user'"), " AS unread_count");
 
 fn ticket_from_row(row: &DbRow, with_unread: bool) -> StoreResult<Option<Ticket>> {
     let conversation = conversation_from(row)?;
@@ -186,11 +196,11 @@ impl TicketStore for SqlStore {
                     // for the other side only), the status before, the new status, the writer's
                     // read mark, and the other side's count with the reply.
                     let sql = concat!(
-                        "SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $2), 0); ",
+                        "SELECT ", unread_of!("$1", "$2"), "; ",
                         "SELECT ticket_status FROM conversations WHERE id = $1; ",
                         "UPDATE conversations SET ticket_status = $5, updated_at = $4 WHERE id = $1; ",
                         raise_read_mark_sql!(),
-                        "; SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $6), 0)"
+                        "; SELECT ", unread_of!("$1", "$6")
                     );
                     let rows = sqlx::query(sql)
                         .bind(&m.conversation_id)
@@ -250,14 +260,12 @@ impl TicketStore for SqlStore {
     }
 
     async fn ticket_unread(&self, id: &str, side: TicketSide) -> StoreResult<u64> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COALESCE((SELECT unread FROM ticket_reads WHERE conversation_id = $1 AND side = $2), 0)",
-        )
-        .bind(id)
-        .bind(side.as_str())
-        .fetch_one(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let count: i64 = sqlx::query_scalar(concat!("SELECT ", unread_of!("$1", "$2")))
+            .bind(id)
+            .bind(side.as_str())
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
         Ok(count.max(0) as u64)
     }
 }

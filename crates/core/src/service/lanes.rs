@@ -45,7 +45,7 @@ impl Lanes {
             state.issued += 1;
             state.issued - 1
         };
-        Turn { lane, number, published: false }
+        Turn { lane, number }
     }
 }
 
@@ -108,11 +108,11 @@ impl Lane {
     }
 }
 
-/// A message's place in its conversation's lane.
+/// A message's place in its conversation's lane. However it ends — published, or dropped
+/// because its commit failed or its caller went away — the lane moves past it.
 pub(super) struct Turn {
     lane: Arc<Lane>,
     number: u64,
-    published: bool,
 }
 
 impl Turn {
@@ -122,17 +122,12 @@ impl Turn {
     }
 
     /// This turn has published: the next may.
-    pub fn published(mut self) {
-        self.published = true;
-        self.lane.done(self.number);
-    }
+    pub fn published(self) {}
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if !self.published {
-            self.lane.done(self.number);
-        }
+        self.lane.done(self.number);
     }
 }
 
@@ -160,7 +155,7 @@ mod tests {
             }));
         }
         for t in tasks {
-            t.await.unwrap_or_default();
+            t.await.expect("a turn's task ends");
         }
         assert_eq!(*order.lock().unwrap_or_else(|p| p.into_inner()), [0, 1, 2, 3, 4]);
         lanes.settle("c").await;
@@ -181,8 +176,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "the third waits for the first");
         first.published();
-        tokio::time::timeout(Duration::from_secs(1), waiting).await.ok();
-        tokio::time::timeout(Duration::from_secs(1), lanes.settle("c")).await.unwrap_or_default();
+        let third_went = tokio::time::timeout(Duration::from_secs(1), waiting).await;
+        assert!(matches!(third_went, Ok(Ok(()))), "the third goes once the first has published");
+        let settled = tokio::time::timeout(Duration::from_secs(1), lanes.settle("c")).await;
+        assert!(settled.is_ok(), "the lane is empty");
     }
 
     #[tokio::test]
@@ -192,13 +189,14 @@ mod tests {
         lanes.settle("other").await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
-            rx.await.unwrap_or_default();
+            rx.await.expect("told to publish");
             turn.published();
         });
         let settling = tokio::time::timeout(Duration::from_millis(30), lanes.settle("c")).await;
         assert!(settling.is_err(), "settling waits while a turn is out");
-        tx.send(()).unwrap_or_default();
-        task.await.unwrap_or_default();
-        tokio::time::timeout(Duration::from_secs(1), lanes.settle("c")).await.unwrap_or_default();
+        tx.send(()).expect("the turn's task waits");
+        task.await.expect("the turn's task ends");
+        let settled = tokio::time::timeout(Duration::from_secs(1), lanes.settle("c")).await;
+        assert!(settled.is_ok(), "settled once the turn has published");
     }
 }
